@@ -1,0 +1,121 @@
+"""Nox sessions: one per package, plus integration, kernels, lint, docs and bench.
+
+Each session builds its own virtual environment and installs exactly what it needs from
+this checkout (the package under test and its declared dependencies). Installs are
+constrained by ``ci/constraints.txt`` (the CPU build of torch); the zoo's timm tests use
+``ci/constraints-timm.txt`` because PyPI's torchvision, which timm needs, only imports
+beside the matching torch build.
+
+    nox -l                      # list sessions
+    nox                         # every test session (what CI runs)
+    nox -s "tests(snn-core)"    # one package
+    nox -s bench                # speed/memory tables
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+CONSTRAINTS = str(ROOT / "ci" / "constraints.txt")
+CONSTRAINTS_TIMM = str(ROOT / "ci" / "constraints-timm.txt")
+PYTHON = os.environ.get("NOX_PYTHON") or None  # default: the interpreter running nox
+
+nox.options.sessions = [
+    "tests(snn-core)",
+    "tests(snn-neurons)",
+    "tests(snn-layers)",
+    "tests(snn-zoo)",
+    "integration",
+    "kernels",
+    "lint",
+    "docs",
+]
+nox.options.reuse_existing_virtualenvs = True
+nox.options.error_on_missing_interpreters = True
+
+# package name -> (path, paths of the local packages it depends on, extras, test dir)
+PACKAGES = {
+    "snn-core": ("packages/snn-core", [], "test", "packages/snn-core/tests"),
+    "snn-neurons": (
+        "packages/snn-neurons",
+        ["packages/snn-core"],
+        "test",
+        "packages/snn-neurons/tests",
+    ),
+    "snn-layers": (
+        "packages/snn-layers",
+        ["packages/snn-core", "packages/snn-neurons"],
+        "test",
+        "packages/snn-layers/tests",
+    ),
+    "snn-zoo": (
+        "zoo",
+        ["packages/snn-core", "packages/snn-neurons", "packages/snn-layers"],
+        "test,timm,train",
+        "zoo/tests",
+    ),
+}
+ALL_LOCAL = ["packages/snn-core", "packages/snn-neurons", "packages/snn-layers", "zoo"]
+
+
+def _install(session: nox.Session, *specs: str, constraints: str = CONSTRAINTS) -> None:
+    session.install("-c", constraints, *specs)
+
+
+def _pytest(session: nox.Session, *args: str) -> None:
+    session.run("python", "-m", "pytest", *args, *session.posargs)
+
+
+@nox.session(python=PYTHON)
+@nox.parametrize("package", list(PACKAGES), ids=list(PACKAGES))
+def tests(session: nox.Session, package: str) -> None:
+    """Install one package (and its local dependencies) and run its tests."""
+    path, deps, extras, test_dir = PACKAGES[package]
+    constraints = CONSTRAINTS_TIMM if "timm" in extras else CONSTRAINTS
+    _install(session, *deps, f"{path}[{extras}]", constraints=constraints)
+    # The kernel tests (Triton interpreter, NVRTC) run in the `kernels` session.
+    _pytest(session, test_dir, "-q", "-m", "not kernels")
+
+
+@nox.session(python=PYTHON)
+def integration(session: nox.Session) -> None:
+    """Cross-package tests: install-alone checks, end-to-end training, two-process runs."""
+    _install(session, *ALL_LOCAL[:-1], "zoo[test,train]")
+    _pytest(session, "tests", "-q")
+
+
+@nox.session(python=PYTHON)
+def kernels(session: nox.Session) -> None:
+    """Generated Triton kernels under TRITON_INTERPRET=1 and CUDA sources through NVRTC."""
+    _install(session, "packages/snn-core", "packages/snn-neurons[test,triton,cupy]")
+    session.env["TRITON_INTERPRET"] = "1"
+    _pytest(session, "packages/snn-neurons/tests", "-q", "-m", "kernels")
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff lint and format check over the whole tree."""
+    session.install("ruff==0.17.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def docs(session: nox.Session) -> None:
+    """Build the documentation site with --strict (broken references fail)."""
+    _install(session, *ALL_LOCAL[:-1], "zoo", "-r", "docs/requirements.txt")
+    session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Speed and memory benchmarks; prints tables (never asserts timings)."""
+    _install(session, *ALL_LOCAL[:-1], "zoo")
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        if script.name.endswith("_gpu.py"):
+            continue
+        session.run("python", str(script), *session.posargs)

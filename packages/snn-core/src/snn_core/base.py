@@ -1,0 +1,256 @@
+"""Step modes and stateful modules.
+
+Every stateful or wrapped module in the framework derives from :class:`StepModule`
+(step-mode bookkeeping) and, if it keeps state over time, from :class:`MemoryModule`.
+
+Tensor layout: single-step input is ``[N, *]``; multi-step input is ``[T, N, *]``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = [
+    "StepModule",
+    "SingleStepModule",
+    "MultiStepModule",
+    "MemoryModule",
+    "check_step_mode",
+    "check_multi_step_input",
+]
+
+STEP_MODES = ("s", "m")
+
+
+def check_step_mode(step_mode: Any, allowed: tuple[str, ...] = STEP_MODES) -> str:
+    """Return ``step_mode`` if it is one of ``allowed``; raise ``ValueError`` otherwise."""
+    if not isinstance(step_mode, str) or step_mode not in allowed:
+        raise ValueError(
+            f"step_mode must be one of {allowed} ('s': single-step, input [N, *]; "
+            f"'m': multi-step, input [T, N, *]), got {step_mode!r}"
+        )
+    return step_mode
+
+
+def check_multi_step_input(x: torch.Tensor, name: str = "x_seq", min_dim: int = 2) -> None:
+    """Raise a clear error unless ``x`` looks like a multi-step tensor ``[T, N, *]``."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape [T, N, *], got {type(x).__name__}")
+    if x.dim() < min_dim:
+        raise ValueError(
+            f"{name} must have at least {min_dim} dimensions ([T, N, *]) in multi-step mode, "
+            f"got shape {tuple(x.shape)}"
+        )
+
+
+class StepModule:
+    """Mixin holding a validated ``step_mode`` in ``supported_step_mode()``.
+
+    ``'s'`` (single-step) modules take ``[N, *]`` and ``'m'`` (multi-step) modules take
+    ``[T, N, *]``.
+    """
+
+    def supported_step_mode(self) -> tuple[str, ...]:
+        """The step modes this module accepts."""
+        return STEP_MODES
+
+    @property
+    def step_mode(self) -> str:
+        """The current step mode, ``'s'`` or ``'m'``."""
+        return self._step_mode
+
+    @step_mode.setter
+    def step_mode(self, value: str) -> None:
+        self._step_mode = check_step_mode(value, self.supported_step_mode())
+
+    def extra_repr(self) -> str:
+        return f"step_mode={self.step_mode}"
+
+
+class SingleStepModule(StepModule):
+    """A module that only supports single-step mode (``'s'``)."""
+
+    def supported_step_mode(self) -> tuple[str, ...]:
+        return ("s",)
+
+    def extra_repr(self) -> str:
+        return "step_mode=s"
+
+
+class MultiStepModule(StepModule):
+    """A module that only supports multi-step mode (``'m'``)."""
+
+    def supported_step_mode(self) -> tuple[str, ...]:
+        return ("m",)
+
+    def extra_repr(self) -> str:
+        return "step_mode=m"
+
+
+class MemoryModule(nn.Module, StepModule):
+    """Base class of modules with state over time (membrane potentials, traces, masks).
+
+    State is declared with :meth:`register_memory` together with its reset value;
+    :meth:`reset` restores every state to that value, :meth:`detach` cuts the autograd
+    graph of tensor states. State registered from a number is turned into a tensor of the
+    first input's shape by :meth:`init_memory_like`; a later input of another shape
+    without a reset is an error, never a silent broadcast.
+
+    ``forward`` dispatches to :meth:`single_step_forward` (``step_mode='s'``) or
+    :meth:`multi_step_forward` (``step_mode='m'``); the default multi-step forward loops
+    the single-step forward over the first dimension.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._memories: dict[str, Any] = {}
+        self._memories_rv: dict[str, Any] = {}
+        self._memories_persistent: set[str] = set()
+        self._step_mode = "s"
+
+    # ---------------------------------------------------------------- registration
+    def register_memory(self, name: str, value: Any, persistent: bool = False) -> None:
+        """Declare state ``name`` whose reset value is ``value`` (a number, tensor or None).
+
+        Non-persistent states (the default) are left out of ``state_dict``; persistent
+        ones are saved and loaded with it.
+        """
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"memory name must be a valid identifier, got {name!r}")
+        if hasattr(self, name) and name not in self._memories:
+            raise AttributeError(f"{type(self).__name__} already has an attribute named {name!r}")
+        self._memories_rv[name] = copy.deepcopy(value)
+        self._memories[name] = copy.deepcopy(value)
+        if persistent:
+            self._memories_persistent.add(name)
+        else:
+            self._memories_persistent.discard(name)
+
+    def reset(self) -> None:
+        """Restore every state to its registered reset value."""
+        for key, rv in self._memories_rv.items():
+            self._memories[key] = copy.deepcopy(rv)
+
+    def detach(self) -> None:
+        """Detach every tensor state from the autograd graph (truncated BPTT)."""
+        for key, value in self._memories.items():
+            if isinstance(value, torch.Tensor):
+                self._memories[key] = value.detach()
+
+    def memories(self) -> Iterator[Any]:
+        """Iterate over the current values of the states."""
+        yield from self._memories.values()
+
+    def named_memories(self) -> Iterator[tuple[str, Any]]:
+        """Iterate over ``(name, value)`` of the states."""
+        yield from self._memories.items()
+
+    def init_memory_like(self, name: str, x: torch.Tensor) -> torch.Tensor:
+        """Make state ``name`` a tensor shaped like ``x`` if it is still a number.
+
+        A number ``c`` becomes ``torch.full_like(x, c)``. A tensor state whose shape
+        differs from ``x`` raises ``ValueError`` (reset the module before feeding a batch
+        of another shape). Returns the state tensor.
+        """
+        value = self._memories[name]
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = torch.full_like(x, float(value))
+            self._memories[name] = value
+        elif isinstance(value, torch.Tensor):
+            if value.shape != x.shape:
+                raise ValueError(
+                    f"{type(self).__name__}.{name} holds state of shape {tuple(value.shape)} "
+                    f"from an earlier input, but the new input has shape {tuple(x.shape)}; "
+                    f"call reset() (or functional.reset_net(net)) before feeding a batch "
+                    f"of another shape"
+                )
+        return value
+
+    # ---------------------------------------------------------------- forward
+    def single_step_forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not implement single_step_forward")
+
+    def multi_step_forward(self, x_seq: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        """Loop :meth:`single_step_forward` over ``x_seq[t]`` and stack the outputs."""
+        check_multi_step_input(x_seq)
+        y_seq = [self.single_step_forward(x_seq[t], *args, **kwargs) for t in range(x_seq.shape[0])]
+        return torch.stack(y_seq)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        if self.step_mode == "s":
+            return self.single_step_forward(*args, **kwargs)
+        return self.multi_step_forward(*args, **kwargs)
+
+    # ---------------------------------------------------------------- nn.Module plumbing
+    def __getattr__(self, name: str) -> Any:
+        memories = self.__dict__.get("_memories")
+        if memories is not None and name in memories:
+            return memories[name]
+        return super().__getattr__(name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        memories = self.__dict__.get("_memories")
+        if memories is not None and name in memories:
+            memories[name] = value
+        else:
+            super().__setattr__(name, value)
+
+    def __delattr__(self, name: str) -> None:
+        memories = self.__dict__.get("_memories")
+        if memories is not None and name in memories:
+            del memories[name]
+            del self._memories_rv[name]
+            self._memories_persistent.discard(name)
+        else:
+            super().__delattr__(name)
+
+    def __dir__(self) -> list[str]:
+        return sorted(set(super().__dir__()) | set(self._memories))
+
+    def _apply(self, fn: Any, recurse: bool = True) -> MemoryModule:  # type: ignore[override]
+        # `.to()`, `.cuda()`, `.half()`... also move tensor states and tensor reset values.
+        for store in (self._memories, self._memories_rv):
+            for key, value in store.items():
+                if isinstance(value, torch.Tensor):
+                    store[key] = fn(value)
+        return super()._apply(fn, recurse)
+
+    def _save_to_state_dict(self, destination: Any, prefix: str, keep_vars: bool) -> None:
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        for name in sorted(self._memories_persistent):
+            value = self._memories[name]
+            if isinstance(value, torch.Tensor) and not keep_vars:
+                value = value.detach()
+            destination[prefix + name] = value
+
+    def _load_from_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: Any,
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        for name in sorted(self._memories_persistent):
+            key = prefix + name
+            if key in state_dict:
+                value = state_dict[key]
+                self._memories[name] = value.clone() if isinstance(value, torch.Tensor) else value
+            elif strict:
+                missing_keys.append(key)
+        # Hide our keys from nn.Module's own loader so it does not report them as unexpected.
+        own = {prefix + n for n in self._memories_persistent}
+        rest = {k: v for k, v in state_dict.items() if k not in own}
+        super()._load_from_state_dict(
+            rest, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
+
+    def extra_repr(self) -> str:
+        return StepModule.extra_repr(self)

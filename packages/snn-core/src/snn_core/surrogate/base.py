@@ -1,0 +1,103 @@
+"""The surrogate-gradient contract shared by every backend.
+
+A spike is ``heaviside(x)`` forward (1 where ``x >= 0``) and ``derivative(x)`` backward.
+Each surrogate defines, once and as plain elementwise torch expressions of ``x`` whose
+hyper-parameters are Python numbers on ``self``:
+
+- :meth:`SurrogateFunctionBase.primitive` — the smooth function ``g(x)`` that approximates
+  the step;
+- :meth:`SurrogateFunctionBase.derivative` — ``g'(x)``, used as the spike's gradient.
+
+The torch backend calls them directly; the kernel generator traces them to emit Triton
+and CUDA code, so a new surrogate works on every backend without new kernel code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["SurrogateFunctionBase", "heaviside"]
+
+
+def heaviside(x: torch.Tensor) -> torch.Tensor:
+    """The Heaviside step with ``heaviside(0) = 1``, in ``x``'s dtype."""
+    return (x >= 0).to(x.dtype)
+
+
+class _SurrogateSpike(torch.autograd.Function):
+    """Forward: ``surrogate.spike_forward(x)``; backward: ``grad * surrogate.derivative(x)``."""
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, surrogate: SurrogateFunctionBase) -> torch.Tensor:
+        if x.requires_grad:
+            ctx.save_for_backward(x)
+        ctx.surrogate = surrogate
+        return surrogate.spike_forward(x)
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, None]:
+        if not ctx.needs_input_grad[0]:
+            return None, None
+        (x,) = ctx.saved_tensors
+        return grad_output * ctx.surrogate.derivative(x), None
+
+
+class SurrogateFunctionBase(nn.Module):
+    """Base class of surrogate spike functions.
+
+    Args:
+        spiking: if ``True`` (default) forward emits spikes (``heaviside``) and backward
+            uses :meth:`derivative`; if ``False`` forward is the smooth :meth:`primitive`
+            (differentiated by autograd).
+
+    Subclasses set their hyper-parameters as attributes (Python numbers), list their
+    names in ``_param_names`` (used by ``repr``, ``params()`` and kernel caches), and
+    implement :meth:`primitive` and :meth:`derivative`.
+    """
+
+    _param_names: tuple[str, ...] = ()
+
+    def __init__(self, spiking: bool = True) -> None:
+        super().__init__()
+        if not isinstance(spiking, bool):
+            raise TypeError(f"spiking must be a bool, got {spiking!r}")
+        self.spiking = spiking
+
+    # ---- the single definition -------------------------------------------------------
+    def primitive(self, x: torch.Tensor) -> torch.Tensor:
+        """The smooth primitive ``g(x)`` (plain torch, elementwise)."""
+        raise NotImplementedError
+
+    def derivative(self, x: torch.Tensor) -> torch.Tensor:
+        """The surrogate gradient ``g'(x)`` (plain torch, elementwise)."""
+        raise NotImplementedError
+
+    def spike_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """What the spiking forward emits; the Heaviside step unless a subclass says else."""
+        return heaviside(x)
+
+    # ---- module surface ----------------------------------------------------------------
+    def params(self) -> dict[str, float]:
+        """The hyper-parameters as a dict (stable order), e.g. ``{'alpha': 4.0}``."""
+        return {name: getattr(self, name) for name in self._param_names}
+
+    def set_spiking_mode(self, spiking: bool) -> None:
+        if not isinstance(spiking, bool):
+            raise TypeError(f"spiking must be a bool, got {spiking!r}")
+        self.spiking = spiking
+
+    def extra_repr(self) -> str:
+        items = [f"{k}={v}" for k, v in self.params().items()]
+        return ", ".join([*items, f"spiking={self.spiking}"])
+
+    def cache_key(self) -> str:
+        """A string that identifies this surrogate's backward for kernel caches."""
+        return f"{type(self).__qualname__}({self.extra_repr()})"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.spiking:
+            return _SurrogateSpike.apply(x, self)
+        return self.primitive(x)

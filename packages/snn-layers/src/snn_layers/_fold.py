@@ -1,0 +1,79 @@
+"""Folding time into the batch: the multi-step path of every stateless wrapper.
+
+A stateless layer treats the samples of a batch independently, so running it on
+``[T*N, *]`` and unfolding to ``[T, N, *]`` equals looping it over ``t`` — in one call.
+(Batch norm in training mode is the exception by design: its statistics then cover all
+``T*N`` samples.)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from snn_core.base import StepModule
+
+__all__: list[str] = []
+
+
+def _check_seq_dims(
+    owner: str, x_seq: Any, dims: tuple[int, ...] | None, layout: str, min_dim: int = 2
+) -> None:
+    """Raise unless ``x_seq`` is a tensor whose number of dimensions is in ``dims``
+    (``dims=None``: at least ``min_dim``)."""
+    if not isinstance(x_seq, torch.Tensor):
+        raise TypeError(f"{owner} expects a torch.Tensor {layout}, got {type(x_seq).__name__}")
+    ok = x_seq.dim() in dims if dims is not None else x_seq.dim() >= min_dim
+    if not ok:
+        allowed = " or ".join(str(d) for d in dims) if dims else f"at least {min_dim}"
+        raise ValueError(
+            f"{owner} in step_mode='m' expects x_seq of shape {layout} ({allowed} "
+            f"dimensions), got shape {tuple(x_seq.shape)}"
+        )
+
+
+def _unfold(y: Any, T: int, N: int) -> Any:
+    if isinstance(y, torch.Tensor):
+        return y.reshape(T, N, *y.shape[1:])
+    if isinstance(y, tuple):  # e.g. max pooling with return_indices=True
+        return tuple(_unfold(v, T, N) for v in y)
+    raise TypeError(f"expected the layer to return a tensor, got {type(y).__name__}")
+
+
+def fold_forward(fn: Callable[..., Any], x_seq: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+    """``fn`` applied to ``x_seq`` ``[T, N, *]`` folded to ``[T*N, *]``, unfolded to ``[T, N, *]``."""
+    T, N = x_seq.shape[0], x_seq.shape[1]
+    return _unfold(fn(x_seq.flatten(0, 1), *args, **kwargs), T, N)
+
+
+class SeqFoldWrapper(StepModule):
+    """Mixin giving a stateless torch layer a ``step_mode``.
+
+    Put it first among the bases (``class Conv2d(SeqFoldWrapper, nn.Conv2d)``) so that its
+    ``forward`` runs: ``'s'`` calls the torch layer on ``[N, *]``; ``'m'`` checks that the
+    input is ``[T, N, *]`` with :attr:`seq_dims` dimensions and folds time into the batch
+    (one call of the torch layer). Parameters, buffers and their names are the torch
+    layer's, so torch state dicts load unchanged.
+    """
+
+    #: allowed numbers of dimensions of a multi-step input (``None``: any >= seq_min_dim)
+    seq_dims: tuple[int, ...] | None = None
+    seq_min_dim: int = 2
+    #: the layout shown in error messages
+    seq_layout: str = "[T, N, *]"
+
+    def _step_forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        """The torch layer's forward on one step ``[N, *]``."""
+        return super(StepModule, self).forward(x, *args, **kwargs)  # type: ignore[misc]
+
+    def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
+        if self.step_mode == "s":
+            return self._step_forward(x, *args, **kwargs)
+        _check_seq_dims(type(self).__name__, x, self.seq_dims, self.seq_layout, self.seq_min_dim)
+        return fold_forward(self._step_forward, x, *args, **kwargs)
+
+    def extra_repr(self) -> str:
+        torch_repr = super(StepModule, self).extra_repr()  # type: ignore[misc]
+        step = f"step_mode={self.step_mode}"
+        return f"{torch_repr}, {step}" if torch_repr else step

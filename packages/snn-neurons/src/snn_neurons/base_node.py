@@ -1,0 +1,247 @@
+"""Base classes of spiking neurons.
+
+A neuron's dynamics are written once, as pure elementwise torch functions of the current
+input and state:
+
+- :meth:`BaseNode.charge` ``(x, v) -> h`` — the subthreshold update ``H[t] = f(V[t-1], X[t])``;
+- :meth:`BaseNode.fire` ``h -> s`` — ``S[t] = Θ(H[t] - V_th)`` through the surrogate;
+- :meth:`BaseNode.reset_potential` ``(h, s) -> v`` — hard reset ``V[t] = H[t](1 - S[t]) + V_reset S[t]``
+  or, with ``v_reset=None``, soft reset ``V[t] = H[t] - V_th S[t]``.
+
+The stateful methods of the reference API (``neuronal_charge``, ``neuronal_fire``,
+``neuronal_reset``, ``single_step_forward``) call these functions; the multi-step
+backends (the fused torch path, generated Triton / CUDA kernels) are derived from them.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from typing import Any
+
+import torch
+from snn_core.base import MemoryModule, MultiStepModule, check_multi_step_input
+from snn_core.surrogate import Sigmoid, SurrogateFunctionBase
+
+from snn_neurons import backends as _backends
+
+__all__ = ["BaseNode", "SimpleBaseNode", "NonSpikingBaseNode", "DECODE_MODES"]
+
+
+def _check_number(name: str, value: Any, allow_none: bool = False) -> None:
+    if value is None and allow_none:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        allowed = "a float or None" if allow_none else "a float"
+        raise TypeError(f"{name} must be {allowed}, got {value!r}")
+
+
+def _check_surrogate(surrogate_function: Any) -> None:
+    if not isinstance(surrogate_function, SurrogateFunctionBase):
+        raise TypeError(
+            "surrogate_function must be an instance of snn_core.surrogate.SurrogateFunctionBase "
+            f"(e.g. surrogate.Sigmoid()), got {surrogate_function!r}"
+        )
+
+
+class SimpleBaseNode(MemoryModule):
+    """A minimal spiking neuron: charge, fire, reset, one step at a time.
+
+    Args:
+        v_threshold: threshold voltage ``V_th``.
+        v_reset: reset voltage; ``None`` selects the soft reset ``V = H - V_th S``.
+        surrogate_function: spike function with a surrogate gradient.
+        detach_reset: detach the spike in the reset path from the autograd graph.
+        step_mode: ``'s'`` or ``'m'`` (multi-step loops the single step).
+    """
+
+    def __init__(
+        self,
+        v_threshold: float = 1.0,
+        v_reset: float | None = 0.0,
+        surrogate_function: SurrogateFunctionBase | None = None,
+        detach_reset: bool = False,
+        step_mode: str = "s",
+    ) -> None:
+        super().__init__()
+        _check_number("v_threshold", v_threshold)
+        _check_number("v_reset", v_reset, allow_none=True)
+        if surrogate_function is None:
+            surrogate_function = Sigmoid()
+        _check_surrogate(surrogate_function)
+        if not isinstance(detach_reset, bool):
+            raise TypeError(f"detach_reset must be a bool, got {detach_reset!r}")
+        self.v_threshold = float(v_threshold)
+        self.v_reset = None if v_reset is None else float(v_reset)
+        self.surrogate_function = surrogate_function
+        self.detach_reset = detach_reset
+        self.step_mode = step_mode
+        self.register_memory("v", 0.0 if v_reset is None else float(v_reset))
+
+    # ---------------------------------------------------------------- dynamics (pure)
+    @abstractmethod
+    def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """``H[t] = f(V[t-1], X[t])``; pure and elementwise."""
+
+    def fire(self, h: torch.Tensor) -> torch.Tensor:
+        """``S[t] = Θ(H[t] - V_th)`` with the surrogate gradient."""
+        return self.surrogate_function(h - self.v_threshold)
+
+    def reset_potential(self, h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """Hard reset ``H(1 - S) + V_reset S`` or soft reset ``H - V_th S`` (``v_reset=None``)."""
+        if self.v_reset is None:
+            return h - s * self.v_threshold
+        return h * (1.0 - s) + self.v_reset * s
+
+    # ---------------------------------------------------------------- reference API
+    def neuronal_charge(self, x: torch.Tensor) -> None:
+        self.v = self.charge(x, self.v)
+
+    def neuronal_fire(self) -> torch.Tensor:
+        return self.fire(self.v)
+
+    def neuronal_reset(self, spike: torch.Tensor) -> None:
+        spike_d = spike.detach() if self.detach_reset else spike
+        self.v = self.reset_potential(self.v, spike_d)
+
+    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.init_memory_like("v", x)
+        self.neuronal_charge(x)
+        spike = self.neuronal_fire()
+        self.neuronal_reset(spike)
+        return spike
+
+    def extra_repr(self) -> str:
+        return (
+            f"v_threshold={self.v_threshold}, v_reset={self.v_reset}, "
+            f"detach_reset={self.detach_reset}, step_mode={self.step_mode}"
+        )
+
+
+class BaseNode(SimpleBaseNode):
+    """Base class of differentiable spiking neurons with multi-step backends.
+
+    Adds to :class:`SimpleBaseNode`:
+
+    Args:
+        backend: multi-step backend, one of :attr:`supported_backends` (``'torch'``
+            always; ``'triton'`` / ``'cupy'`` where they can run).
+        store_v_seq: in multi-step mode keep ``v_seq`` (``[T, N, *]``, the membrane
+            potential after each step's reset); otherwise only ``v`` (the last one).
+    """
+
+    def __init__(
+        self,
+        v_threshold: float = 1.0,
+        v_reset: float | None = 0.0,
+        surrogate_function: SurrogateFunctionBase | None = None,
+        detach_reset: bool = False,
+        step_mode: str = "s",
+        backend: str = "torch",
+        store_v_seq: bool = False,
+    ) -> None:
+        super().__init__(v_threshold, v_reset, surrogate_function, detach_reset, step_mode)
+        if not isinstance(store_v_seq, bool):
+            raise TypeError(f"store_v_seq must be a bool, got {store_v_seq!r}")
+        self.store_v_seq = store_v_seq
+        self.backend = backend
+        self.register_memory("v_seq", None)
+
+    # ---------------------------------------------------------------- backends
+    @property
+    def backend(self) -> str:
+        return self._backend
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        _backends.check_backend_name(value)
+        self._backend = value
+
+    @property
+    def supported_backends(self) -> tuple[str, ...]:
+        """Backends that can run this neuron in the current step mode and environment."""
+        if self.step_mode == "s":
+            return ("torch",)
+        return _backends.available_backends(self)
+
+    def dynamics_params(self) -> tuple[torch.Tensor, ...]:
+        """Learnable tensors that :meth:`charge` reads (e.g. PLIF's ``w``); none by default."""
+        return ()
+
+    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        check_multi_step_input(x_seq)
+        self.init_memory_like("v", x_seq[0])
+        spike_seq, v_last, v_seq = _backends.run_multi_step(self, x_seq, self.v)
+        self.v = v_last
+        if self.store_v_seq:
+            self.v_seq = v_seq
+        return spike_seq
+
+    def loop_multi_step(
+        self, x_seq: torch.Tensor, v: torch.Tensor, need_v_seq: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """The reference multi-step path: the single-step dynamics in a Python loop."""
+        spikes, vs = [], []
+        for t in range(x_seq.shape[0]):
+            h = self.charge(x_seq[t], v)
+            s = self.fire(h)
+            v = self.reset_potential(h, s.detach() if self.detach_reset else s)
+            spikes.append(s)
+            if need_v_seq:
+                vs.append(v)
+        return torch.stack(spikes), v, (torch.stack(vs) if need_v_seq else None)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, backend={self.backend}, store_v_seq={self.store_v_seq}"
+
+
+DECODE_MODES = ("max-mem", "max-abs-mem", "mean-mem", "last_mem", "last-mem")
+
+
+class NonSpikingBaseNode(MemoryModule, MultiStepModule):
+    """Base class of non-spiking (readout) neurons: integrate and output the potential.
+
+    ``forward(x_seq)`` takes ``[T, N, *]``, runs :meth:`charge` over T from ``v = 0`` and
+    returns the membrane potential sequence ``[T, N, *]`` or, with ``decode``, one of:
+    ``'max-mem'`` (max over T), ``'max-abs-mem'`` (the value of largest magnitude over T),
+    ``'mean-mem'`` (mean over T), ``'last_mem'`` / ``'last-mem'`` (the last step).
+    """
+
+    def __init__(self, decode: str | None = None) -> None:
+        super().__init__()
+        if decode is not None and decode not in DECODE_MODES:
+            raise ValueError(f"decode must be None or one of {DECODE_MODES}, got {decode!r}")
+        self.decode = decode
+        self._step_mode = "m"
+        self.register_memory("v", 0.0)
+
+    @abstractmethod
+    def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """``V[t] = f(V[t-1], X[t])``; pure and elementwise."""
+
+    def neuronal_charge(self, x: torch.Tensor) -> None:
+        self.v = self.charge(x, self.v)
+
+    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        check_multi_step_input(x_seq)
+        self.init_memory_like("v", x_seq[0])
+        v_seq = []
+        for t in range(x_seq.shape[0]):
+            self.neuronal_charge(x_seq[t])
+            v_seq.append(self.v)
+        return self.decode_v_seq(torch.stack(v_seq))
+
+    def decode_v_seq(self, v_seq: torch.Tensor) -> torch.Tensor:
+        """Apply ``self.decode`` to ``v_seq`` (``[T, N, *]``)."""
+        if self.decode is None:
+            return v_seq
+        if self.decode == "max-mem":
+            return v_seq.max(dim=0).values
+        if self.decode == "max-abs-mem":
+            idx = v_seq.abs().argmax(dim=0, keepdim=True)
+            return v_seq.gather(0, idx).squeeze(0)
+        if self.decode == "mean-mem":
+            return v_seq.mean(dim=0)
+        return v_seq[-1]
+
+    def extra_repr(self) -> str:
+        return f"decode={self.decode!r}, step_mode=m"

@@ -1,0 +1,108 @@
+"""Current-based LIF neuron (CUBA-LIF).
+
+As in PopSAN (Tang et al., 2020, "Deep Reinforcement Learning with
+Population-Coded Spiking Neural Network for Continuous Control", CoRL):
+
+- ``C[t] = d_c C[t-1] + X[t]`` — synaptic current;
+- ``H[t] = d_v V[t-1] + C[t]`` — membrane potential;
+- ``S[t] = Θ(H[t] - V_th)`` and the reset of :class:`~snn_neurons.BaseNode`.
+
+Both updates are leaky integrations with the leak toward 0 (the LIF charge without input
+decay, ``decay = 1 - d``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from snn_core.surrogate import Rect, SurrogateFunctionBase
+
+from snn_neurons._stepping import _loop_single_steps
+from snn_neurons.base_node import BaseNode
+from snn_neurons.lif import lif_charge
+
+__all__ = ["cuba_charge", "CUBALIFNode"]
+
+
+def cuba_charge(
+    x: torch.Tensor, c: torch.Tensor, v: torch.Tensor, c_decay: float, v_decay: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """CUBA charge: returns ``(C[t], H[t]) = (d_c C + X, d_v V + C[t])``."""
+    c = lif_charge(x, c, 1.0 - c_decay, False, None)
+    return c, lif_charge(c, v, 1.0 - v_decay, False, None)
+
+
+def _check_decay(owner: str, name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise ValueError(f"{owner}: {name} must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+class CUBALIFNode(BaseNode):
+    """Current-based LIF neuron (see the module docstring for the equations).
+
+    Args:
+        c_decay: decay factor ``d_c`` of the synaptic current, in [0, 1].
+        v_decay: decay factor ``d_v`` of the membrane potential, in [0, 1].
+        v_threshold: threshold voltage.
+        v_reset: reset voltage (``None``: soft reset).
+        surrogate_function: spike function; default :class:`~snn_core.surrogate.Rect`
+            (PopSAN's rectangular pseudo-gradient).
+        detach_reset, step_mode, backend, store_v_seq: as :class:`~snn_neurons.BaseNode`
+            (keyword extensions; the reference constructor stops at ``surrogate_function``).
+    """
+
+    def __init__(
+        self,
+        c_decay: float = 0.5,
+        v_decay: float = 0.75,
+        v_threshold: float = 0.5,
+        v_reset: float | None = 0.0,
+        surrogate_function: SurrogateFunctionBase | None = None,
+        detach_reset: bool = False,
+        step_mode: str = "s",
+        backend: str = "torch",
+        store_v_seq: bool = False,
+    ) -> None:
+        if surrogate_function is None:
+            surrogate_function = Rect()
+        super().__init__(
+            v_threshold, v_reset, surrogate_function, detach_reset, step_mode, backend, store_v_seq
+        )
+        self.c_decay = _check_decay(type(self).__name__, "c_decay", c_decay)
+        self.v_decay = _check_decay(type(self).__name__, "v_decay", v_decay)
+        self.register_memory("c", 0.0)
+
+    @property
+    def supported_backends(self) -> tuple[str, ...]:
+        return ("torch",)
+
+    def neuronal_charge(self, x: torch.Tensor) -> None:
+        self.c, self.v = cuba_charge(x, self.c, self.v, self.c_decay, self.v_decay)
+
+    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.init_memory_like("v", x)
+        self.init_memory_like("c", x)
+        self.neuronal_charge(x)
+        spike = self.neuronal_fire()
+        self.neuronal_reset(spike)
+        return spike
+
+    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        return _loop_single_steps(self, x_seq)
+
+    def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(
+            "CUBALIFNode's charge also reads and updates the current c; use neuronal_charge "
+            "or the module-level cuba_charge(x, c, v, c_decay, v_decay)"
+        )
+
+    def loop_multi_step(self, x_seq, v, need_v_seq):  # type: ignore[override]
+        # The v-only loop of BaseNode would drop the synaptic current c.
+        raise NotImplementedError(
+            "CUBALIFNode also keeps the synaptic current c; call forward / multi_step_forward"
+        )
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, c_decay={self.c_decay}, v_decay={self.v_decay}"

@@ -1,0 +1,160 @@
+"""Data sets for the command line.
+
+- ``digits`` (default): scikit-learn's bundled handwritten digits, 1,797 grey 8x8 images
+  of 10 classes (no download). Fixed split: 1,347 train / 450 test, stratified, seed 0.
+- ``cifar10`` / ``cifar100`` / ``imagefolder``: from a local directory through
+  torchvision (when installed).
+- ``dvs128-gesture`` / ``nmnist``: event data through tonic (when installed), binned to
+  ``T`` frames.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset, TensorDataset
+
+__all__ = ["DataSpec", "load_dataset", "DATASETS", "DIGITS_MEAN", "DIGITS_STD"]
+
+DATASETS = ("digits", "cifar10", "cifar100", "imagefolder", "dvs128-gesture", "nmnist")
+DIGITS_MEAN = (0.3052,)  # mean/std of the digits training split, pixel values scaled to [0, 1]
+DIGITS_STD = (0.3760,)
+
+
+@dataclass
+class DataSpec:
+    """What a model needs to know about a data set."""
+
+    train: Dataset
+    test: Dataset
+    num_classes: int
+    in_chans: int
+    img_size: int
+    name: str
+
+
+def _digits() -> DataSpec:
+    try:
+        from sklearn.datasets import load_digits
+        from sklearn.model_selection import train_test_split
+    except ImportError as e:  # pragma: no cover - scikit-learn is a dependency of the train extra
+        raise RuntimeError(
+            "the default data set (handwritten digits) ships with scikit-learn: "
+            "pip install 'snn-zoo[train]'"
+        ) from e
+    bunch = load_digits()
+    x = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0  # [1797, 1, 8, 8]
+    y = torch.tensor(bunch.target, dtype=torch.long)
+    idx_train, idx_test = train_test_split(
+        list(range(len(y))), test_size=0.25, random_state=0, stratify=bunch.target
+    )
+    mean = torch.tensor(DIGITS_MEAN).view(1, -1, 1, 1)
+    std = torch.tensor(DIGITS_STD).view(1, -1, 1, 1)
+    x = (x - mean) / std
+    train = TensorDataset(x[idx_train], y[idx_train])
+    test = TensorDataset(x[idx_test], y[idx_test])
+    return DataSpec(train, test, num_classes=10, in_chans=1, img_size=8, name="digits")
+
+
+def _need(module: str, extra: str) -> Any:
+    try:
+        return __import__(module)
+    except ImportError as e:
+        raise RuntimeError(f"this data set needs {module}: pip install {extra}") from e
+
+
+def _check_dir(data_dir: str | None, dataset: str) -> str:
+    if not data_dir:
+        raise ValueError(f"--data-dir is required for dataset {dataset!r}")
+    if not os.path.isdir(data_dir):
+        raise FileNotFoundError(f"--data-dir {data_dir!r} does not exist or is not a directory")
+    return data_dir
+
+
+def _torchvision(dataset: str, data_dir: str, img_size: int | None) -> DataSpec:
+    _need("torchvision", "torchvision")
+    from torchvision import datasets, transforms
+
+    if dataset in ("cifar10", "cifar100"):
+        mean, std = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+        tf_train = transforms.Compose(
+            [
+                transforms.RandomCrop(32, padding=4),
+                transforms.RandomHorizontalFlip(),
+                transforms.ToTensor(),
+                transforms.Normalize(mean, std),
+            ]
+        )
+        tf_test = transforms.Compose([transforms.ToTensor(), transforms.Normalize(mean, std)])
+        cls = datasets.CIFAR10 if dataset == "cifar10" else datasets.CIFAR100
+        train = cls(data_dir, train=True, transform=tf_train, download=False)
+        test = cls(data_dir, train=False, transform=tf_test, download=False)
+        n = 10 if dataset == "cifar10" else 100
+        return DataSpec(train, test, n, 3, 32, dataset)
+    size = img_size or 224
+    mean, std = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+    tf_train = transforms.Compose(
+        [
+            transforms.RandomResizedCrop(size),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+            transforms.Normalize(mean, std),
+        ]
+    )
+    tf_test = transforms.Compose(
+        [
+            transforms.Resize(int(size / 0.875)),
+            transforms.CenterCrop(size),
+            transforms.ToTensor(),
+            transforms.Normalize(mean, std),
+        ]
+    )
+    for split in ("train", "val"):
+        if not os.path.isdir(os.path.join(data_dir, split)):
+            raise FileNotFoundError(f"imagefolder expects {data_dir}/train and {data_dir}/val")
+    train = datasets.ImageFolder(os.path.join(data_dir, "train"), tf_train)
+    test = datasets.ImageFolder(os.path.join(data_dir, "val"), tf_test)
+    return DataSpec(train, test, len(train.classes), 3, size, dataset)
+
+
+class _FramesDataset(Dataset):
+    """Tonic event data set -> float frames ``[T, C, H, W]``."""
+
+    def __init__(self, base: Any) -> None:
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        frames, label = self.base[i]
+        return torch.as_tensor(frames, dtype=torch.float32), int(label)
+
+
+def _tonic(dataset: str, data_dir: str, T: int) -> DataSpec:
+    tonic = _need("tonic", "tonic")
+    if dataset == "dvs128-gesture":
+        cls, n, size = tonic.datasets.DVSGesture, 11, 128
+    else:
+        cls, n, size = tonic.datasets.NMNIST, 10, 34
+    to_frames = tonic.transforms.ToFrame(sensor_size=cls.sensor_size, n_time_bins=T)
+    train = _FramesDataset(cls(save_to=data_dir, train=True, transform=to_frames))
+    test = _FramesDataset(cls(save_to=data_dir, train=False, transform=to_frames))
+    return DataSpec(train, test, n, 2, size, dataset)
+
+
+def load_dataset(
+    dataset: str = "digits", data_dir: str | None = None, T: int = 4, img_size: int | None = None
+) -> DataSpec:
+    """Load ``dataset`` (one of :data:`DATASETS`)."""
+    if dataset not in DATASETS:
+        raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
+    if dataset == "digits":
+        return _digits()
+    data_dir = _check_dir(data_dir, dataset)
+    if dataset in ("dvs128-gesture", "nmnist"):
+        return _tonic(dataset, data_dir, T)
+    return _torchvision(dataset, data_dir, img_size)

@@ -1,0 +1,70 @@
+"""PNG plots of a training run (matplotlib, headless)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["plot_curves", "plot_raster", "plot_firing_rates"]
+
+
+def _plt() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(history: list[dict[str, float]], path: Path) -> None:
+    """Loss and accuracy per epoch, train and test."""
+    plt = _plt()
+    epochs = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(epochs, [h["train_loss"] for h in history], label="train")
+    ax1.plot(epochs, [h["test_loss"] for h in history], label="test")
+    ax1.set(xlabel="epoch", ylabel="cross-entropy loss", title="Loss")
+    ax1.legend()
+    ax2.plot(epochs, [100 * h["train_acc"] for h in history], label="train")
+    ax2.plot(epochs, [100 * h["test_acc"] for h in history], label="test")
+    ax2.set(xlabel="epoch", ylabel="accuracy (%)", title="Accuracy")
+    ax2.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_raster(raster: dict[str, torch.Tensor], path: Path, title: str = "") -> None:
+    """Spikes of one sample: one panel per spiking layer, neurons x time steps."""
+    plt = _plt()
+    names = list(raster)
+    if not names:
+        return
+    fig, axes = plt.subplots(1, len(names), figsize=(max(3 * len(names), 6), 4), squeeze=False)
+    for ax, name in zip(axes[0], names):
+        spikes = raster[name]  # [T, neurons]
+        t_idx, n_idx = torch.nonzero(spikes > 0, as_tuple=True)
+        ax.scatter(t_idx.numpy(), n_idx.numpy(), s=2, marker="|", color="black")
+        ax.set(xlabel="time step", ylabel="neuron", title=name, xlim=(-0.5, spikes.shape[0] - 0.5))
+        ax.title.set_fontsize(7)
+    fig.suptitle(title or "Spike raster of one test sample")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def plot_firing_rates(rates: dict[str, float], path: Path) -> None:
+    """Mean firing rate per spiking layer."""
+    plt = _plt()
+    names = list(rates)
+    fig, ax = plt.subplots(figsize=(max(6, 0.4 * len(names)), 4))
+    ax.bar(range(len(names)), [rates[n] for n in names])
+    ax.set_xticks(range(len(names)))
+    ax.set_xticklabels(names, rotation=70, ha="right", fontsize=6)
+    ax.set(ylabel="firing rate (spikes / neuron / step)", title="Per-layer firing rates")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
