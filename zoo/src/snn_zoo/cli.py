@@ -87,8 +87,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
         acc_s = f"{acc:.2f}" if isinstance(acc, (int, float)) else "-"
         params = card.get("params_m")
         params_s = f"{params:.2f}" if isinstance(params, (int, float)) else "-"
-        print(f"{name:<28} {params_s:>10} {size:>14} {card.get('T', '-')!s:>3}  {acc_s:>6}  "
-              f"{card.get('paper', '')}")
+        print(
+            f"{name:<28} {params_s:>10} {size:>14} {card.get('T', '-')!s:>3}  {acc_s:>6}  "
+            f"{card.get('paper', '')}"
+        )
         if args.cards:
             print(json.dumps(card, indent=2, default=str))
     return 0
@@ -150,8 +152,18 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     loss, acc = evaluate(
         model.to(device), DataLoader(spec.test, batch_size=args.batch_size), DistInfo(device=device)
     )
-    print(json.dumps({"model": args.model, "dataset": args.dataset, "test_loss": loss,
-                      "test_acc": acc, "samples": len(spec.test)}, indent=2))
+    print(
+        json.dumps(
+            {
+                "model": args.model,
+                "dataset": args.dataset,
+                "test_loss": loss,
+                "test_acc": acc,
+                "samples": len(spec.test),
+            },
+            indent=2,
+        )
+    )
     return 0
 
 

@@ -35,6 +35,11 @@ def _check_seq_dims(
 
 def _unfold(y: Any, T: int, N: int) -> Any:
     if isinstance(y, torch.Tensor):
+        if y.dim() < 1 or y.shape[0] != T * N:
+            raise ValueError(
+                f"in step_mode='m' the layer must keep the folded batch dimension T*N = {T * N} "
+                f"(T={T}, N={N}) first, but it returned shape {tuple(y.shape)}"
+            )
         return y.reshape(T, N, *y.shape[1:])
     if isinstance(y, tuple):  # e.g. max pooling with return_indices=True
         return tuple(_unfold(v, T, N) for v in y)
@@ -42,7 +47,7 @@ def _unfold(y: Any, T: int, N: int) -> Any:
 
 
 def fold_forward(fn: Callable[..., Any], x_seq: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-    """``fn`` applied to ``x_seq`` ``[T, N, *]`` folded to ``[T*N, *]``, unfolded to ``[T, N, *]``."""
+    """Apply ``fn`` to ``x_seq`` ``[T, N, *]`` folded to ``[T*N, *]``; unfold the result."""
     T, N = x_seq.shape[0], x_seq.shape[1]
     return _unfold(fn(x_seq.flatten(0, 1), *args, **kwargs), T, N)
 

@@ -103,11 +103,15 @@ class NeuNorm(MemoryModule):
         if isinstance(k, bool) or not isinstance(k, (int, float)) or not 0.0 <= k < 1.0:
             raise ValueError(f"k must be a number in [0, 1), got {k!r}")
         if not isinstance(shared_across_channels, bool):
-            raise TypeError(f"shared_across_channels must be a bool, got {shared_across_channels!r}")
+            raise TypeError(
+                f"shared_across_channels must be a bool, got {shared_across_channels!r}"
+            )
         self.step_mode = step_mode
         self.in_channels, self.height, self.width = in_channels, height, width
         self.shared_across_channels = shared_across_channels
-        self.w = nn.Parameter(torch.empty(1 if shared_across_channels else in_channels, height, width))
+        self.w = nn.Parameter(
+            torch.empty(1 if shared_across_channels else in_channels, height, width)
+        )
         nn.init.kaiming_uniform_(self.w, a=math.sqrt(5))
         self.k0 = float(k)
         self.k1 = (1.0 - self.k0) / in_channels**2
@@ -115,8 +119,10 @@ class NeuNorm(MemoryModule):
 
     def single_step_forward(self, in_spikes: torch.Tensor) -> torch.Tensor:
         expected = (self.in_channels, self.height, self.width)
-        if not isinstance(in_spikes, torch.Tensor) or in_spikes.dim() != 4 or (
-            tuple(in_spikes.shape[1:]) != expected
+        if (
+            not isinstance(in_spikes, torch.Tensor)
+            or in_spikes.dim() != 4
+            or (tuple(in_spikes.shape[1:]) != expected)
         ):
             got = tuple(in_spikes.shape) if isinstance(in_spikes, torch.Tensor) else in_spikes
             raise ValueError(
@@ -179,38 +185,42 @@ class _ThresholdDependentBatchNormBase(_BatchNorm, MultiStepModule):
 _TDBN_DOC = r"""Threshold-dependent batch normalization (tdBN) of Zheng et al., "Going Deeper With
     Directly-Trained Larger Spiking Neural Networks" (AAAI 2021), multi-step only.
 
-    Statistics are taken over time and batch together (input ``{layout}``, folded to
+    Statistics are taken over time and batch together (input ``<layout>``, folded to
     ``[T*N, ...]``), and the normalised pre-activation is brought to the scale of the next
     layer's threshold:
 
     .. math::
         y = λ \, \frac{x - E[x]}{\sqrt{\mathrm{Var}[x] + ε}} + β, \qquad
-        λ \text{{ initialised to }} α V_{{th}},
+        λ \text{ initialised to } α V_{th},
 
-    i.e. the paper's :math:`α V_{{th}} \hat x` with its learnable :math:`λ, β` folded into
+    i.e. the paper's :math:`α V_{th} \hat x` with its learnable :math:`λ, β` folded into
     the BN ``weight`` (initialised to ``alpha * v_th``) and ``bias`` (0), as in the
     reference framework, so state dicts carry over.
 
     Args:
         alpha: the network-dependent hyper-parameter :math:`α` (1, or
-            :math:`1/\sqrt{{2}}` before a residual addition in the paper).
-        v_th: the threshold :math:`V_{{th}}` of the next spiking layer.
-        *args, **kwargs: as :class:`torch.nn.{torch_name}` (``affine`` must stay ``True``).
+            :math:`1/\sqrt{2}` before a residual addition in the paper).
+        v_th: the threshold :math:`V_{th}` of the next spiking layer.
+        *args, **kwargs: as :class:`torch.nn.<torch_name>` (``affine`` must stay ``True``).
     """
 
 
+def _tdbn_doc(nd: int) -> str:
+    return _TDBN_DOC.replace("<layout>", _LAYOUTS[nd][1]).replace("<torch_name>", f"BatchNorm{nd}d")
+
+
 class ThresholdDependentBatchNorm1d(_ThresholdDependentBatchNormBase):
-    __doc__ = _TDBN_DOC.format(layout=_LAYOUTS[1][1], torch_name="BatchNorm1d")
+    __doc__ = _tdbn_doc(1)
     _nd = 1
 
 
 class ThresholdDependentBatchNorm2d(_ThresholdDependentBatchNormBase):
-    __doc__ = _TDBN_DOC.format(layout=_LAYOUTS[2][1], torch_name="BatchNorm2d")
+    __doc__ = _tdbn_doc(2)
     _nd = 2
 
 
 class ThresholdDependentBatchNorm3d(_ThresholdDependentBatchNormBase):
-    __doc__ = _TDBN_DOC.format(layout=_LAYOUTS[3][1], torch_name="BatchNorm3d")
+    __doc__ = _tdbn_doc(3)
     _nd = 3
 
 

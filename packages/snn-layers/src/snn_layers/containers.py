@@ -16,7 +16,6 @@ them alone (``keeps_submodule_step_mode = True``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from snn_core.base import MemoryModule, MultiStepModule, StepModule
@@ -35,26 +34,23 @@ __all__ = [
 ]
 
 
-def _check_single_step_children(owner: str, module: nn.Module) -> None:
-    """Raise if a step-mode module inside ``module`` is not in single-step mode.
+def _check_single_step_children(owner: str, modules: list[tuple[str, nn.Module]]) -> None:
+    """Raise if a step-mode module among ``modules`` or inside them is not in single-step mode.
 
     Subtrees of nested containers that manage their own children's step mode are skipped
     (the nested container itself is checked).
     """
     bad: list[str] = []
 
-    def visit(m: nn.Module, prefix: str) -> None:
-        for name, child in m.named_children():
-            path = f"{prefix}{name}"
-            if isinstance(child, StepModule) and child.step_mode != "s":
-                bad.append(f"{path} ({type(child).__name__}, step_mode={child.step_mode!r})")
-            if not getattr(child, "keeps_submodule_step_mode", False):
-                visit(child, path + ".")
+    def visit(name: str, m: nn.Module) -> None:
+        if isinstance(m, StepModule) and m.step_mode != "s":
+            bad.append(f"{name} ({type(m).__name__}, step_mode={m.step_mode!r})")
+        if not getattr(m, "keeps_submodule_step_mode", False):
+            for child_name, child in m.named_children():
+                visit(f"{name}.{child_name}", child)
 
-    if isinstance(module, StepModule) and module.step_mode != "s":
-        bad.append(f"<sub_module> ({type(module).__name__}, step_mode={module.step_mode!r})")
-    if not getattr(module, "keeps_submodule_step_mode", False):
-        visit(module, "")
+    for name, m in modules:
+        visit(name, m)
     if bad:
         raise ValueError(
             f"{owner} runs its modules one step [N, *] at a time, so they must be in "
@@ -74,11 +70,12 @@ class MultiStepContainer(nn.Sequential, MultiStepModule):
     def __init__(self, *args: nn.Module) -> None:
         super().__init__(*args)
         self.step_mode = "m"
-        _check_single_step_children(type(self).__name__, self)
+        _check_single_step_children(type(self).__name__, list(self.named_children()))
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         _check_seq_dims(type(self).__name__, x_seq, None, "[T, N, *]")
-        return torch.stack([super(MultiStepContainer, self).forward(x) for x in x_seq])
+        step = super().forward
+        return torch.stack([step(x) for x in x_seq])
 
     def extra_repr(self) -> str:
         return "step_mode=m"
@@ -97,7 +94,7 @@ class SeqToANNContainer(nn.Sequential, MultiStepModule):
     def __init__(self, *args: nn.Module) -> None:
         super().__init__(*args)
         self.step_mode = "m"
-        _check_single_step_children(type(self).__name__, self)
+        _check_single_step_children(type(self).__name__, list(self.named_children()))
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         _check_seq_dims(type(self).__name__, x_seq, None, "[T, N, *]")
@@ -115,11 +112,11 @@ class TLastMultiStepContainer(nn.Sequential, MultiStepModule):
     def __init__(self, *args: nn.Module) -> None:
         super().__init__(*args)
         self.step_mode = "m"
-        _check_single_step_children(type(self).__name__, self)
+        _check_single_step_children(type(self).__name__, list(self.named_children()))
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         _check_seq_dims(type(self).__name__, x_seq, None, "[N, *, T]")
-        step = super(TLastMultiStepContainer, self).forward
+        step = super().forward
         return torch.stack([step(x_seq[..., t]) for t in range(x_seq.shape[-1])], dim=-1)
 
     def extra_repr(self) -> str:
@@ -135,7 +132,7 @@ class TLastSeqToANNContainer(nn.Sequential, MultiStepModule):
     def __init__(self, *args: nn.Module) -> None:
         super().__init__(*args)
         self.step_mode = "m"
-        _check_single_step_children(type(self).__name__, self)
+        _check_single_step_children(type(self).__name__, list(self.named_children()))
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         _check_seq_dims(type(self).__name__, x_seq, None, "[N, *, T]")
@@ -168,10 +165,10 @@ class StepModeContainer(nn.Sequential, StepModule):
         super().__init__(*args)
         self.stateful = stateful
         self.step_mode = "s"
-        _check_single_step_children(type(self).__name__, self)
+        _check_single_step_children(type(self).__name__, list(self.named_children()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        step = super(StepModeContainer, self).forward
+        step = super().forward
         if self.step_mode == "s":
             return step(x)
         _check_seq_dims(type(self).__name__, x, None, "[T, N, *]")
@@ -219,7 +216,7 @@ class ElementWiseRecurrentContainer(MemoryModule):
                 f"element_wise_function must be callable z = f(y_prev, x), "
                 f"got {element_wise_function!r}"
             )
-        _check_single_step_children(type(self).__name__, sub_module)
+        _check_single_step_children(type(self).__name__, [("sub_module", sub_module)])
         self.step_mode = step_mode
         self.sub_module = sub_module
         self.element_wise_function = element_wise_function
@@ -282,7 +279,7 @@ class LinearRecurrentContainer(MemoryModule):
         for name, v in (("in_features", in_features), ("out_features", out_features)):
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
-        _check_single_step_children(type(self).__name__, sub_module)
+        _check_single_step_children(type(self).__name__, [("sub_module", sub_module)])
         self.step_mode = step_mode
         self.in_features = in_features
         self.out_features = out_features

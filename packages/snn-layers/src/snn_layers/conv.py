@@ -43,9 +43,16 @@ class Conv1d(SeqFoldWrapper, nn.Conv1d):
         step_mode: str = "s",
     ) -> None:
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
             padding_mode,
-        )  # fmt: skip
+        )
         self.step_mode = step_mode
 
 
@@ -69,9 +76,16 @@ class Conv2d(SeqFoldWrapper, nn.Conv2d):
         step_mode: str = "s",
     ) -> None:
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
             padding_mode,
-        )  # fmt: skip
+        )
         self.step_mode = step_mode
 
 
@@ -95,9 +109,16 @@ class Conv3d(SeqFoldWrapper, nn.Conv3d):
         step_mode: str = "s",
     ) -> None:
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
             padding_mode,
-        )  # fmt: skip
+        )
         self.step_mode = step_mode
 
 
@@ -125,9 +146,17 @@ class ConvTranspose1d(SeqFoldWrapper, nn.ConvTranspose1d):
         step_mode: str = "s",
     ) -> None:
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, output_padding, groups,
-            bias, dilation, padding_mode,
-        )  # fmt: skip
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            output_padding,
+            groups,
+            bias,
+            dilation,
+            padding_mode,
+        )
         self.step_mode = step_mode
 
 
@@ -152,9 +181,17 @@ class ConvTranspose2d(SeqFoldWrapper, nn.ConvTranspose2d):
         step_mode: str = "s",
     ) -> None:
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, output_padding, groups,
-            bias, dilation, padding_mode,
-        )  # fmt: skip
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            output_padding,
+            groups,
+            bias,
+            dilation,
+            padding_mode,
+        )
         self.step_mode = step_mode
 
 
@@ -179,7 +216,15 @@ class ConvTranspose3d(SeqFoldWrapper, nn.ConvTranspose3d):
         step_mode: str = "s",
     ) -> None:
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, output_padding, groups,
-            bias, dilation, padding_mode,
-        )  # fmt: skip
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            output_padding,
+            groups,
+            bias,
+            dilation,
+            padding_mode,
+        )
         self.step_mode = step_mode

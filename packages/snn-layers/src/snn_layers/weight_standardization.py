@@ -66,9 +66,17 @@ class WSConv2d(Conv2d):
         eps: float = 1e-4,
     ) -> None:
         super().__init__(
-            in_channels, out_channels, kernel_size, stride, padding, dilation, groups, bias,
-            padding_mode, step_mode,
-        )  # fmt: skip
+            in_channels,
+            out_channels,
+            kernel_size,
+            stride,
+            padding,
+            dilation,
+            groups,
+            bias,
+            padding_mode,
+            step_mode,
+        )
         _check_ws_args(gain, eps)
         if gain:
             self.gain = nn.Parameter(torch.ones(self.out_channels, 1, 1, 1))

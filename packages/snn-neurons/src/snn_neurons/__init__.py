@@ -1,10 +1,33 @@
 """snn-neurons: spiking neurons with torch, triton and cupy multi-step backends."""
 
 from snn_neurons import backends
+from snn_neurons.adaptive import AdaptBaseNode, IzhikevichNode
 from snn_neurons.backends import BackendUnavailableError
 from snn_neurons.base_node import BaseNode, NonSpikingBaseNode, SimpleBaseNode
+from snn_neurons.colored_noise import powerlaw_psd_gaussian
+from snn_neurons.cuba import CUBALIFNode
+from snn_neurons.dsr import DSRIFNode, DSRLIFNode
+from snn_neurons.flexsn import FlexSN, FlexSNKernel
+from snn_neurons.glif import GatedLIFNode
+from snn_neurons.ilc import ILCBaseNode, ILCCUBALIFNode, ILCIFNode, ILCLIFNode
 from snn_neurons.integrate_and_fire import IFNode, NonSpikingIFNode, SimpleIFNode
+
+# registers the generated-kernel backends 'triton' and 'cupy' (Triton / CuPy load lazily)
+from snn_neurons.kernels import runner as _kernel_runner  # noqa: F401
+from snn_neurons.klif import KLIFNode
+from snn_neurons.liaf import LIAFNode
 from snn_neurons.lif import LIFNode, NonSpikingLIFNode, SimpleLIFNode
+from snn_neurons.mpbn import MPBNBaseNode, MPBNLIFNode
+from snn_neurons.noisy import (
+    NoisyBaseNode,
+    NoisyCUBALIFNode,
+    NoisyILCBaseNode,
+    NoisyILCCUBALIFNode,
+    NoisyNonSpikingBaseNode,
+    NoisyNonSpikingIFNode,
+)
+from snn_neurons.nonlinear_if import EIFNode, QIFNode
+from snn_neurons.online import OTTTLIFNode, SLTTLIFNode
 from snn_neurons.plif import ParametricLIFNode
 from snn_neurons.psn import PSN, MaskedPSN, SlidingPSN
 
@@ -23,8 +46,35 @@ __all__ = [
     "LIFNode",
     "NonSpikingLIFNode",
     "ParametricLIFNode",
+    "FlexSN",
+    "FlexSNKernel",
     "PSN",
     "MaskedPSN",
     "SlidingPSN",
+    "AdaptBaseNode",
+    "IzhikevichNode",
+    "QIFNode",
+    "EIFNode",
+    "GatedLIFNode",
+    "KLIFNode",
+    "CUBALIFNode",
+    "LIAFNode",
+    "MPBNBaseNode",
+    "MPBNLIFNode",
+    "DSRIFNode",
+    "DSRLIFNode",
+    "OTTTLIFNode",
+    "SLTTLIFNode",
+    "ILCBaseNode",
+    "ILCIFNode",
+    "ILCLIFNode",
+    "ILCCUBALIFNode",
+    "powerlaw_psd_gaussian",
+    "NoisyBaseNode",
+    "NoisyCUBALIFNode",
+    "NoisyILCBaseNode",
+    "NoisyILCCUBALIFNode",
+    "NoisyNonSpikingBaseNode",
+    "NoisyNonSpikingIFNode",
     "__version__",
 ]

@@ -23,6 +23,7 @@ from snn_core.base import MemoryModule, MultiStepModule, check_multi_step_input
 from snn_core.surrogate import Sigmoid, SurrogateFunctionBase
 
 from snn_neurons import backends as _backends
+from snn_neurons import fused as _fused
 
 __all__ = ["BaseNode", "SimpleBaseNode", "NonSpikingBaseNode", "DECODE_MODES"]
 
@@ -163,14 +164,35 @@ class BaseNode(SimpleBaseNode):
             return ("torch",)
         return _backends.available_backends(self)
 
+    #: Recompute the forward in backward on the fused path instead of saving ``H`` (or
+    #: ``V``); ``None`` follows ``snn_neurons.fused.settings.recompute``.
+    fused_recompute: bool | None = None
+    _v_init_fill: float | None = None
+
+    def fused_multi_step(
+        self, x_seq: torch.Tensor, v: torch.Tensor, need_v_seq: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """All T steps as one fused autograd function (see :mod:`snn_neurons.fused`).
+
+        Returns ``NotImplemented`` where the fused path does not apply; the caller then
+        runs :meth:`loop_multi_step`.
+        """
+        return _fused.fused_multi_step(self, x_seq, v, need_v_seq)
+
     def dynamics_params(self) -> tuple[torch.Tensor, ...]:
         """Learnable tensors that :meth:`charge` reads (e.g. PLIF's ``w``); none by default."""
         return ()
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         check_multi_step_input(x_seq)
+        v0 = self.v
+        # A fresh state is the constant reset value: the fused path then need not save it.
+        self._v_init_fill = float(v0) if isinstance(v0, (int, float)) else None
         self.init_memory_like("v", x_seq[0])
-        spike_seq, v_last, v_seq = _backends.run_multi_step(self, x_seq, self.v)
+        try:
+            spike_seq, v_last, v_seq = _backends.run_multi_step(self, x_seq, self.v)
+        finally:
+            self._v_init_fill = None
         self.v = v_last
         if self.store_v_seq:
             self.v_seq = v_seq

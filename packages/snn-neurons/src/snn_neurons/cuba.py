@@ -39,7 +39,34 @@ def _check_decay(owner: str, name: str, value: Any) -> float:
     return float(value)
 
 
-class CUBALIFNode(BaseNode):
+class _CUBACharge:
+    """Mixin for :class:`~snn_neurons.BaseNode` subclasses: the synaptic current ``c`` and
+    the CUBA charge. Call :meth:`_init_cuba` in ``__init__`` after ``BaseNode.__init__``."""
+
+    def _init_cuba(self, c_decay: float, v_decay: float) -> None:
+        owner = type(self).__name__
+        self.c_decay = _check_decay(owner, "c_decay", c_decay)
+        self.v_decay = _check_decay(owner, "v_decay", v_decay)
+        self.register_memory("c", 0.0)
+
+    def neuronal_charge(self, x: torch.Tensor) -> None:
+        self.init_memory_like("c", x)
+        self.c, self.v = cuba_charge(x, self.c, self.v, self.c_decay, self.v_decay)
+
+    def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(
+            f"{type(self).__name__}'s charge also reads and updates the current c; use "
+            "neuronal_charge or cuba_charge(x, c, v, c_decay, v_decay)"
+        )
+
+    def loop_multi_step(self, x_seq, v, need_v_seq):  # type: ignore[no-untyped-def]
+        # The v-only loop of BaseNode would drop the synaptic current c.
+        raise NotImplementedError(
+            f"{type(self).__name__} also keeps the synaptic current c; call forward instead"
+        )
+
+
+class CUBALIFNode(_CUBACharge, BaseNode):
     """Current-based LIF neuron (see the module docstring for the equations).
 
     Args:
@@ -70,20 +97,14 @@ class CUBALIFNode(BaseNode):
         super().__init__(
             v_threshold, v_reset, surrogate_function, detach_reset, step_mode, backend, store_v_seq
         )
-        self.c_decay = _check_decay(type(self).__name__, "c_decay", c_decay)
-        self.v_decay = _check_decay(type(self).__name__, "v_decay", v_decay)
-        self.register_memory("c", 0.0)
+        self._init_cuba(c_decay, v_decay)
 
     @property
     def supported_backends(self) -> tuple[str, ...]:
         return ("torch",)
 
-    def neuronal_charge(self, x: torch.Tensor) -> None:
-        self.c, self.v = cuba_charge(x, self.c, self.v, self.c_decay, self.v_decay)
-
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         self.init_memory_like("v", x)
-        self.init_memory_like("c", x)
         self.neuronal_charge(x)
         spike = self.neuronal_fire()
         self.neuronal_reset(spike)
@@ -91,18 +112,6 @@ class CUBALIFNode(BaseNode):
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         return _loop_single_steps(self, x_seq)
-
-    def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError(
-            "CUBALIFNode's charge also reads and updates the current c; use neuronal_charge "
-            "or the module-level cuba_charge(x, c, v, c_decay, v_decay)"
-        )
-
-    def loop_multi_step(self, x_seq, v, need_v_seq):  # type: ignore[override]
-        # The v-only loop of BaseNode would drop the synaptic current c.
-        raise NotImplementedError(
-            "CUBALIFNode also keeps the synaptic current c; call forward / multi_step_forward"
-        )
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, c_decay={self.c_decay}, v_decay={self.v_decay}"

@@ -120,7 +120,9 @@ class _DSRBase(MemoryModule):
         if alpha > 1.0:
             raise ValueError(f"{owner}: alpha must be in (0, 1], got {alpha!r}")
         if not isinstance(v_threshold_training, bool):
-            raise TypeError(f"{owner}: v_threshold_training must be a bool, got {v_threshold_training!r}")
+            raise TypeError(
+                f"{owner}: v_threshold_training must be a bool, got {v_threshold_training!r}"
+            )
         self.step_mode = step_mode
         vth = torch.tensor(v_threshold)
         if v_threshold_training:

@@ -129,7 +129,10 @@ class GatedLIFNode(MemoryModule):
         v = self.init_memory_like("v", x0)
         alpha, beta, gamma = (self._view(p, x0) for p in (self.alpha, self.beta, self.gamma))
         tau, v_th = self._view(self.tau, x0), self._view(self.v_threshold, x0)
-        linear_decay, v_subreset = self._view(self.linear_decay, x0), self._view(self.v_subreset, x0)
+        linear_decay, v_subreset = (
+            self._view(self.linear_decay, x0),
+            self._view(self.v_subreset, x0),
+        )
         leak = 1.0 - alpha * (1.0 - tau)
         spike = torch.zeros_like(x0)
         spikes = []

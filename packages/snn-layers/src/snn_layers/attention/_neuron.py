@@ -8,6 +8,7 @@ neuron of the papers and of the reference framework,
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -67,7 +68,8 @@ def make_neuron_factory(
         )
 
     def build(**overrides: Any) -> nn.Module:
-        kwargs = {**base, "step_mode": "m", **overrides}
+        # a fresh copy per neuron, so module-valued kwargs (surrogates) are never shared
+        kwargs = {**copy.deepcopy(base), "step_mode": "m", **overrides}
         if takes_backend:
             kwargs["backend"] = backend
         module = cls(**kwargs)

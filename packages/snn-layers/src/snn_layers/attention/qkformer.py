@@ -129,16 +129,12 @@ class QKAttention(nn.Module, MultiStepModule):
 class TokenQKAttention(QKAttention):
     """``QKAttention(..., qka_type='token')``: Q-K token attention (QKTA)."""
 
-    def __init__(
-        self, dim: int, num_heads: int = 8, backend: str = "torch", **kwargs: Any
-    ) -> None:
+    def __init__(self, dim: int, num_heads: int = 8, backend: str = "torch", **kwargs: Any) -> None:
         super().__init__(dim, num_heads, qka_type="token", backend=backend, **kwargs)
 
 
 class ChannelQKAttention(QKAttention):
     """``QKAttention(..., qka_type='channel')``: Q-K channel attention (QKCA)."""
 
-    def __init__(
-        self, dim: int, num_heads: int = 8, backend: str = "torch", **kwargs: Any
-    ) -> None:
+    def __init__(self, dim: int, num_heads: int = 8, backend: str = "torch", **kwargs: Any) -> None:
         super().__init__(dim, num_heads, qka_type="channel", backend=backend, **kwargs)

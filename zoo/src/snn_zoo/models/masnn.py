@@ -1,0 +1,465 @@
+"""MA-SNN (Yao et al., "Attention Spiking Neural Networks", IEEE TPAMI 2023; official code
+github.com/BICLab/MA-SNN).
+
+Multi-dimensional attention (``MultiDimensionalAttention``: temporal, channel, spatial)
+refines the membrane input of spiking layers. Two families are built here:
+
+- :class:`MASNN`, the paper's event-stream network (DVS128 Gesture): three
+  ``conv3x3 -> BN (-> avgpool) -> TCSA -> LIF`` layers and two
+  ``Linear -> BN -> temporal attention -> ReLU -> LIF`` layers; the output is the firing
+  rate of the last layer over time. Parameter names as the official SpikingJelly version
+  (``convAttLIF0.conv2d``, ``...BNLayer``, ``...attention.{ta,ca,sa}``, ``FC0.linear``).
+  The neuron keeps 30% of its potential per step and fires at 0.3 (``LIF(tau=10/7,
+  decay_input=False, v_threshold=0.3)``, rectangular surrogate of width 0.5), the
+  official configuration.
+- :class:`AttMSResNet`, MS-ResNet (membrane shortcut: ``LIF -> conv -> BN`` twice per
+  block, the shortcut adds membrane potentials) with channel-spatial attention (CSA) on the
+  residual branch, as in the paper's ImageNet models (``T = 1``). Parameter names follow
+  the official MS-ResNet code (``conv1``, ``conv2_x.0.residual_function.1`` ...,
+  ``shortcut``, ``fc``) with the attention under ``attention``. The neuron keeps 25% of its
+  potential and fires at 0.5 (``LIF(tau=4/3, decay_input=False, v_threshold=0.5)``,
+  rectangular surrogate of width 1).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import torch
+from snn_core import functional
+from snn_core.surrogate import Rect
+from snn_layers.attention import (
+    MultiDimensionalAttention,
+    TemporalWiseAttention,
+    make_neuron_factory,
+)
+from torch import nn
+
+from snn_zoo._base import SpikingClassifier
+from snn_zoo._blocks import check_positive_int, seq_apply, to_2tuple_size
+from snn_zoo._registry import register_model
+
+__all__ = ["MASNN", "AttMSResNet"]
+
+
+def _neuron_builder(
+    defaults: dict[str, Any], neuron: Any, neuron_kwargs: Mapping[str, Any] | None, backend: str
+) -> Any:
+    """The paper's LIF (``defaults`` over ``LIFNode``) unless the caller picks a neuron."""
+    kwargs = {**defaults, **(neuron_kwargs or {})} if neuron is None else neuron_kwargs
+    return make_neuron_factory(neuron, kwargs, backend)
+
+
+# --------------------------------------------------------------------------- MA-SNN (events)
+class _ConvAttLIF(nn.Module):
+    """``conv3x3 -> BN (-> avgpool) -> MultiDimensionalAttention -> LIF`` on ``[T, B, C, H, W]``."""
+
+    def __init__(
+        self, cin: int, cout: int, pool: int, T: int, r_t: int, r_c: int, build: Any
+    ) -> None:
+        super().__init__()
+        self.conv2d = nn.Conv2d(cin, cout, 3, stride=1, padding=1, bias=True)
+        self.BNLayer = nn.BatchNorm2d(cout)
+        self.pooling = nn.AvgPool2d(pool) if pool > 1 else nn.Identity()
+        self.attention = MultiDimensionalAttention(T, cout, reduction_t=r_t, reduction_c=r_c)
+        self.lif = build()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = seq_apply(self.pooling, seq_apply(self.BNLayer, seq_apply(self.conv2d, x)))
+        return self.lif(self.attention(x))
+
+
+class _TemporalAttentionFC(nn.Module):
+    """TA-SNN temporal attention on ``[T, B, L]`` followed by ReLU (MA-SNN's ``TA``, fc=True)."""
+
+    def __init__(self, T: int, reduction: int) -> None:
+        super().__init__()
+        self.ta = TemporalWiseAttention(T, reduction, dimension=2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(self.ta(x))
+
+
+class _FCAttLIF(nn.Module):
+    """``Linear -> BN -> temporal attention -> ReLU -> LIF`` on ``[T, B, L]``."""
+
+    def __init__(self, fin: int, fout: int, T: int, r_t: int, build: Any) -> None:
+        super().__init__()
+        self.linear = nn.Linear(fin, fout, bias=True)
+        self.BNLayer = nn.BatchNorm1d(fout)
+        self.attention = _TemporalAttentionFC(T, r_t)
+        self.lif = build()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lif(self.attention(seq_apply(self.BNLayer, seq_apply(self.linear, x))))
+
+
+_DVS_LIF = dict(tau=10.0 / 7.0, decay_input=False, v_threshold=0.3, v_reset=0.0, detach_reset=True)
+
+
+class MASNN(SpikingClassifier):
+    """MA-SNN's convolutional network for event streams (DVS128 Gesture).
+
+    Args:
+        img_size: input size (``H``, ``W`` divisible by the product of ``pools``); it fixes
+            the first fully connected layer.
+        in_chans: input channels (2 event polarities).
+        num_classes: classes (11 gestures).
+        T: time steps (fixed: the temporal attention is built for ``T``).
+        channels: output channels of the convolution layers.
+        pools: average-pool size after each convolution (1: none).
+        fc_hidden: units of the hidden fully connected layer.
+        reduction_t, reduction_c: attention reduction ratios (5 and 8 in the paper).
+        backend, neuron, neuron_kwargs: the neurons; ``neuron=None`` is the paper's LIF, and
+            ``neuron_kwargs`` then override its fields.
+    """
+
+    fixed_T = True
+
+    def __init__(
+        self,
+        *,
+        img_size: int | tuple[int, int] = 32,
+        in_chans: int = 2,
+        num_classes: int = 11,
+        T: int = 60,
+        channels: Sequence[int] = (64, 128, 128),
+        pools: Sequence[int] = (1, 2, 2),
+        fc_hidden: int = 256,
+        reduction_t: int = 5,
+        reduction_c: int = 8,
+        backend: str = "torch",
+        neuron: Any = None,
+        neuron_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(T, num_classes, in_chans)
+        name = type(self).__name__
+        channels, pools = tuple(channels), tuple(pools)
+        if not channels or len(channels) != len(pools):
+            raise ValueError(
+                f"{name}: channels and pools must be non-empty and of the same length, "
+                f"got {channels!r} and {pools!r}"
+            )
+        for c in channels:
+            check_positive_int(name, "channels[i]", c)
+        for p in pools:
+            check_positive_int(name, "pools[i]", p)
+        self.img_size = to_2tuple_size(name, img_size)
+        total = 1
+        for p in pools:
+            total *= p
+        if self.img_size[0] % total or self.img_size[1] % total:
+            raise ValueError(
+                f"{name}: img_size {self.img_size} must be divisible by the total pooling "
+                f"{total} (pools={pools})"
+            )
+        self.fc_hidden = check_positive_int(name, "fc_hidden", fc_hidden)
+        self.reduction_t = reduction_t
+        self._build = build = _neuron_builder(
+            {**_DVS_LIF, "surrogate_function": Rect(alpha=2.0)}, neuron, neuron_kwargs, backend
+        )
+        cin = in_chans
+        self._n_conv = len(channels)
+        for i, (cout, pool) in enumerate(zip(channels, pools)):
+            setattr(
+                self,
+                f"convAttLIF{i}",
+                _ConvAttLIF(cin, cout, pool, T, reduction_t, reduction_c, build),
+            )
+            cin = cout
+        flat = channels[-1] * (self.img_size[0] // total) * (self.img_size[1] // total)
+        self.FC0 = _FCAttLIF(flat, fc_hidden, T, reduction_t, build)
+        self.FC1: nn.Module = (
+            _FCAttLIF(fc_hidden, num_classes, T, reduction_t, build)
+            if num_classes > 0
+            else nn.Identity()
+        )
+        self.num_features = fc_hidden
+        red, self.feature_info = 1, []
+        for i, (c, p) in enumerate(zip(channels, pools)):
+            red *= p
+            self.feature_info.append(dict(num_chs=c, reduction=red, module=f"convAttLIF{i}"))
+
+    def adapt_official_tensor(self, key: str, value: torch.Tensor) -> torch.Tensor:
+        # The official fully connected TA stores its MLP as Conv1d weights [out, in, 1].
+        if re.fullmatch(r"FC\d+\.attention\.ta\.sharedMLP\.[02]\.weight", key) and value.dim() == 3:
+            return value.squeeze(-1)
+        return value
+
+    @classmethod
+    def num_feature_stages(cls, channels: Sequence[int] = (64, 128, 128), **config: Any) -> int:
+        """Number of feature stages for a config: the convolution layers."""
+        return len(tuple(channels))
+
+    def stage_modules(self) -> list[list[nn.Module]]:
+        return [[getattr(self, f"convAttLIF{i}")] for i in range(self._n_conv)]
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """``[T, B, C, H, W]`` -> ``FC0`` (-> ``FC1``) -> firing rate over time ``[B, *]``."""
+        if x.dim() != 5:
+            raise ValueError(f"forward_head takes [T, B, C, H, W] features, got {tuple(x.shape)}")
+        functional.reset_net(self.FC0)
+        functional.reset_net(self.FC1)
+        x = self.FC0(x.flatten(2))
+        if pre_logits:
+            return x.mean(0)
+        return self.FC1(x).mean(0)
+
+    def get_classifier(self) -> nn.Module:
+        return self.FC1
+
+    def reset_classifier(self, num_classes: int, global_pool: Any = None) -> None:
+        check_positive_int(type(self).__name__, "num_classes", num_classes, minimum=0)
+        self.num_classes = num_classes
+        self.FC1 = (
+            _FCAttLIF(self.fc_hidden, num_classes, self.T, self.reduction_t, self._build)
+            if num_classes > 0
+            else nn.Identity()
+        )
+
+
+# --------------------------------------------------------------------------- Att-MS-ResNet
+class _SeqConv2d(nn.Conv2d):
+    """``nn.Conv2d`` on ``[T, B, C, H, W]`` (T folded into the batch); same parameters."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return seq_apply(super().forward, x)
+
+
+class _SeqAvgPool2d(nn.AvgPool2d):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        return seq_apply(super().forward, x)
+
+
+class _TDBatchNorm(nn.Module):
+    """Batch norm over ``(T, B, H, W)`` per channel (MS-ResNet's ``batch_norm_2d``, key ``bn``).
+
+    ``weight_init`` is the initial scale: the threshold 0.5 (``batch_norm_2d``) or 0.1 for
+    the last BN of a residual branch.
+    """
+
+    def __init__(self, channels: int, weight_init: float) -> None:
+        super().__init__()
+        self.bn = nn.BatchNorm2d(channels)
+        nn.init.constant_(self.bn.weight, weight_init)
+        nn.init.zeros_(self.bn.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return seq_apply(self.bn, x)
+
+
+class _AttMSBlock(nn.Module):
+    """``CSA(BN(conv(LIF(BN(conv(LIF(x))))))) + shortcut(x)`` on membrane potentials."""
+
+    def __init__(self, cin: int, cout: int, stride: int, T: int, r_c: int, build: Any) -> None:
+        super().__init__()
+        self.residual_function = nn.Sequential(
+            build(),
+            _SeqConv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
+            _TDBatchNorm(cout, 0.5),
+            build(),
+            _SeqConv2d(cout, cout, 3, stride=1, padding=1, bias=False),
+            _TDBatchNorm(cout, 0.1),
+        )
+        self.attention = MultiDimensionalAttention(T, cout, reduction_c=r_c, use_temporal=False)
+        self.shortcut = nn.Sequential()
+        if stride != 1 or cin != cout:
+            down: list[nn.Module] = (
+                [_SeqAvgPool2d(stride, stride)] if stride != 1 else [nn.Identity()]
+            )
+            self.shortcut = nn.Sequential(
+                *down, _SeqConv2d(cin, cout, 1, stride=1, bias=False), _TDBatchNorm(cout, 0.5)
+            )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attention(self.residual_function(x)) + self.shortcut(x)
+
+
+_RESNET_LIF = dict(
+    tau=4.0 / 3.0, decay_input=False, v_threshold=0.5, v_reset=0.0, detach_reset=True
+)
+
+
+class AttMSResNet(SpikingClassifier):
+    """Att-MS-ResNet: MS-ResNet with channel-spatial attention in every block.
+
+    Args:
+        img_size: input size recorded in the card (any size runs: global average pool).
+        in_chans: input channels.
+        num_classes: classes (0: no head).
+        T: time steps (1 for the paper's ImageNet models).
+        layers: blocks per stage (``(2, 2, 2, 2)``: 18 layers, ``(3, 4, 6, 3)``: 34).
+        reduction_c: channel attention reduction ratio (8).
+        drop_rate: dropout before the classifier.
+        backend, neuron, neuron_kwargs: the neurons; ``neuron=None`` is the paper's LIF.
+    """
+
+    def __init__(
+        self,
+        *,
+        img_size: int | tuple[int, int] = 224,
+        in_chans: int = 3,
+        num_classes: int = 1000,
+        T: int = 1,
+        layers: Sequence[int] = (2, 2, 2, 2),
+        reduction_c: int = 8,
+        drop_rate: float = 0.2,
+        backend: str = "torch",
+        neuron: Any = None,
+        neuron_kwargs: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(T, num_classes, in_chans)
+        name = type(self).__name__
+        layers = tuple(layers)
+        if len(layers) != 4:
+            raise ValueError(f"{name}: layers must give 4 stage depths, got {layers!r}")
+        for n in layers:
+            check_positive_int(name, "layers[i]", n)
+        if (
+            isinstance(drop_rate, bool)
+            or not isinstance(drop_rate, (int, float))
+            or not 0 <= drop_rate < 1
+        ):
+            raise ValueError(f"{name}: drop_rate must be in [0, 1), got {drop_rate!r}")
+        self.img_size = to_2tuple_size(name, img_size)
+        build = _neuron_builder(
+            {**_RESNET_LIF, "surrogate_function": Rect(alpha=1.0)}, neuron, neuron_kwargs, backend
+        )
+        self.conv1 = nn.Sequential(
+            _SeqConv2d(in_chans, 64, 7, stride=2, padding=3, bias=False), _TDBatchNorm(64, 0.5)
+        )
+        cin = 64
+        self.feature_info = [dict(num_chs=64, reduction=2, module="conv1")]
+        for s, (cout, n) in enumerate(zip((64, 128, 256, 512), layers)):
+            blocks = []
+            for i in range(n):
+                blocks.append(_AttMSBlock(cin, cout, 2 if i == 0 else 1, T, reduction_c, build))
+                cin = cout
+            setattr(self, f"conv{s + 2}_x", nn.Sequential(*blocks))
+            self.feature_info.append(
+                dict(num_chs=cout, reduction=2 ** (s + 2), module=f"conv{s + 2}_x")
+            )
+        self.mem_update = build()
+        self.num_features = 512
+        self.dropout = nn.Dropout(drop_rate)
+        self.fc: nn.Module = nn.Linear(512, num_classes) if num_classes > 0 else nn.Identity()
+
+    @classmethod
+    def num_feature_stages(cls, **config: Any) -> int:
+        """Number of feature stages: the stem and the four residual stages."""
+        return 5
+
+    def stage_modules(self) -> list[list[nn.Module]]:
+        return [[self.conv1]] + [[getattr(self, f"conv{s}_x")] for s in range(2, 6)]
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """``[T, B, 512, H, W]`` potentials -> LIF -> mean over space and time -> ``fc``."""
+        functional.reset_net(self.mem_update)
+        x = self.mem_update(x).flatten(3).mean(3).mean(0)
+        x = self.dropout(x)
+        return x if pre_logits else self.fc(x)
+
+    def get_classifier(self) -> nn.Module:
+        return self.fc
+
+    def reset_classifier(self, num_classes: int, global_pool: Any = None) -> None:
+        check_positive_int(type(self).__name__, "num_classes", num_classes, minimum=0)
+        self.num_classes = num_classes
+        self.fc = nn.Linear(512, num_classes) if num_classes > 0 else nn.Identity()
+
+
+# --------------------------------------------------------------------------- variants
+_PAPER = "Attention Spiking Neural Networks (Yao et al., IEEE TPAMI 2023)"
+
+
+def _card(dataset: str, params_m: float | None, acc: float | None, **kw: Any) -> dict[str, Any]:
+    card = dict(
+        architecture="masnn",
+        paper=_PAPER,
+        paper_ids="doi:10.1109/TPAMI.2023.3241201",
+        origin_url="https://github.com/BICLab/MA-SNN",
+        dataset=dataset,
+        params_m=params_m,
+        reported_accuracy=acc,
+        T=1,
+        num_classes=1000,
+        input_size=(3, 224, 224),
+        mean=(0.485, 0.456, 0.406),
+        std=(0.229, 0.224, 0.225),
+        interpolation="bilinear",
+        crop_pct=0.875,
+        first_conv="conv1.0",
+        classifier="fc",
+    )
+    card.update(kw)
+    return card
+
+
+@register_model(
+    MASNN,
+    _card(
+        "dvs128-gesture",
+        None,
+        None,
+        T=60,
+        num_classes=11,
+        input_size=(2, 32, 32),
+        mean=(0.0, 0.0),
+        std=(1.0, 1.0),
+        fixed_input_size=True,
+        first_conv="convAttLIF0.conv2d",
+        classifier="FC1.linear",
+        notes=(
+            "input: [T=60, B, 2, 32, 32] event frames (dt = 15 ms, 128x128 sensor downsampled 4x)",
+            "params_m: the paper tables no count for this network; measured 2.34 M",
+            "output: firing rates of the 11 output neurons (trained with MSE in the paper)",
+        ),
+    ),
+    default=True,
+)
+def masnn_dvs128_gesture() -> dict[str, Any]:
+    """MA-SNN (TCSA) for DVS128 Gesture, 2x32x32 event frames, T=60, 11 classes."""
+    return dict(
+        img_size=32,
+        in_chans=2,
+        num_classes=11,
+        T=60,
+        channels=(64, 128, 128),
+        pools=(1, 2, 2),
+        fc_hidden=256,
+        reduction_t=5,
+        reduction_c=8,
+    )
+
+
+@register_model(
+    AttMSResNet,
+    _card(
+        "imagenet-1k",
+        11.87,
+        None,
+        notes=("params: MS-ResNet-18 (11.69 M) + CSA; accuracy not verified from the paper",),
+    ),
+)
+def att_ms_resnet18() -> dict[str, Any]:
+    """Att-MS-ResNet-18 (CSA), ImageNet-1k, 224x224, T=1."""
+    return dict(layers=(2, 2, 2, 2), T=1, img_size=224, reduction_c=8)
+
+
+@register_model(
+    AttMSResNet,
+    _card(
+        "imagenet-1k",
+        22.12,
+        69.2,
+        notes=(
+            "params: MS-ResNet-34 (21.80 M) + CSA",
+            "69.2% top-1 at T=1 with 22.1 M, as cited by later work; not checked in the paper",
+        ),
+    ),
+)
+def att_ms_resnet34() -> dict[str, Any]:
+    """Att-MS-ResNet-34 (CSA), ImageNet-1k, 224x224, T=1."""
+    return dict(layers=(3, 4, 6, 3), T=1, img_size=224, reduction_c=8)

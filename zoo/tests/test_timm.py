@@ -1,0 +1,121 @@
+"""The timm integration: every variant is a timm model once ``snn_zoo`` is imported.
+
+Runs where timm imports (``pip install snn-zoo[timm]``); elsewhere only the check that the
+zoo works without it runs.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+import snn_zoo
+import torch
+
+
+def _timm():
+    try:
+        import timm
+    except Exception as exc:  # not installed, or torchvision not importable beside this torch
+        pytest.skip(f"timm is not importable here: {exc}")
+    return timm
+
+
+def _official_layouts():
+    path = Path(__file__).with_name("test_checkpoints.py")
+    spec = importlib.util.spec_from_file_location("_zoo_official_layouts", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_zoo_imports_and_builds_without_timm():
+    try:
+        import timm  # noqa: F401
+
+        importable = True
+    except Exception:
+        importable = False
+    assert snn_zoo.TIMM_REGISTERED is importable
+    assert snn_zoo.create_model("spikformer_digits").num_classes == 10
+
+
+def test_every_variant_is_registered_with_its_card():
+    timm = _timm()
+    assert set(snn_zoo.list_models()) <= set(timm.list_models())
+    cfg = timm.models.get_pretrained_cfg("qkformer_4_384_cifar").to_dict()
+    card = snn_zoo.get_pretrained_cfg("qkformer_4_384_cifar")
+    for key in ("input_size", "mean", "std", "num_classes", "first_conv", "classifier"):
+        assert (
+            tuple(cfg[key]) == tuple(card[key])
+            if isinstance(card[key], tuple)
+            else (cfg[key] == card[key])
+        )
+    assert any("params_m=6.74" in n for n in cfg["notes"])
+
+
+def test_create_model_with_num_classes_and_in_chans():
+    timm = _timm()
+    model = timm.create_model("spikformer_digits", num_classes=5, in_chans=3)
+    assert isinstance(model, snn_zoo.SpikingClassifier)
+    assert model(torch.rand(2, 3, 8, 8)).shape == (2, 5)
+    masnn = timm.create_model(
+        "masnn_dvs128_gesture",
+        T=4,
+        img_size=16,
+        channels=(8, 16, 16),
+        fc_hidden=8,
+        reduction_t=2,
+        reduction_c=4,
+    )
+    assert masnn(torch.rand(4, 2, 2, 16, 16)).shape == (2, 11)
+
+
+def test_checkpoint_path_with_an_official_snapshot(tmp_path):
+    timm = _timm()
+    layouts = _official_layouts()
+    official = layouts.random_state(layouts.official_spikformer_shapes("cifar", 3, 32, 2, 10))
+    path = tmp_path / "official.pth.tar"
+    torch.save({"state_dict": official, "epoch": 1}, path)
+    model = timm.create_model(
+        "spikformer_4_384_cifar", embed_dim=32, num_heads=2, depth=2, checkpoint_path=str(path)
+    )
+    own = model.state_dict()
+    assert torch.equal(
+        own["block.1.attn.q_linear.weight"], official["block.1.attn.q_linear.weight"]
+    )
+    assert "block.0.norm1.weight" not in own
+
+
+def test_pretrained_file_overlay(tmp_path):
+    timm = _timm()
+    torch.manual_seed(0)
+    src = snn_zoo.create_model("qkformer_digits")
+    path = tmp_path / "w.safetensors"
+    snn_zoo.save_checkpoint(src, path)
+    model = timm.create_model(
+        "qkformer_digits", pretrained=True, pretrained_cfg_overlay=dict(file=str(path))
+    )
+    for (k, a), b in zip(src.state_dict().items(), model.state_dict().values()):
+        assert torch.equal(a, b), k
+    # a new head: timm drops the classifier weights of the card's 10 classes
+    model5 = timm.create_model(
+        "qkformer_digits",
+        pretrained=True,
+        num_classes=5,
+        pretrained_cfg_overlay=dict(file=str(path)),
+    )
+    assert model5.get_classifier().out_features == 5
+    assert torch.equal(model5.stage3[0].ssa.q_conv.weight, src.stage3[0].ssa.q_conv.weight)
+
+
+def test_features_only():
+    timm = _timm()
+    model = timm.create_model("qkformer_digits", features_only=True)
+    feats = model(torch.rand(2, 1, 8, 8))
+    assert [f.shape[1] for f in feats] == model.feature_info.channels() == [16, 32, 64]
+    assert [f.shape[-1] for f in feats] == [8, 4, 2]
+    some = timm.create_model("spikformer_digits", features_only=True, out_indices=(0, -1))
+    out = some(torch.rand(2, 1, 8, 8))
+    assert len(out) == 2 and all(o.shape == (2, 64, 4, 4) for o in out)
