@@ -119,3 +119,15 @@ def test_features_only():
     some = timm.create_model("spikformer_digits", features_only=True, out_indices=(0, -1))
     out = some(torch.rand(2, 1, 8, 8))
     assert len(out) == 2 and all(o.shape == (2, 64, 4, 4) for o in out)
+
+
+def test_every_variant_builds_through_timm():
+    timm = _timm()
+    for name in snn_zoo.list_models():
+        with torch.device("meta"):
+            model = timm.create_model(name)
+        card = snn_zoo.get_pretrained_cfg(name)
+        assert model.num_classes == card["num_classes"] and model.in_chans == card["input_size"][0]
+        with torch.device("meta"):
+            feats = timm.create_model(name, features_only=True)
+        assert len(feats.feature_info) == len(model.stage_modules())

@@ -2,7 +2,8 @@
 
 >>> import snn_zoo
 >>> model = snn_zoo.create_model("spikformer_digits")   # or 'spikformer', 'qkformer', 'masnn'
->>> snn_zoo.list_models("qkformer*")
+>>> snn_zoo.list_models("qkformer_10*")
+['qkformer_10_384', 'qkformer_10_512', 'qkformer_10_768']
 
 Each architecture is one file in ``snn_zoo/models/``. Importing ``snn_zoo`` registers every
 variant with timm when timm can be imported (``pip install snn-zoo[timm]``), so that

@@ -41,6 +41,7 @@ from snn_zoo._blocks import (
     to_2tuple_size,
 )
 from snn_zoo._registry import register_model
+from snn_zoo.data import DIGITS_MEAN, DIGITS_STD
 
 __all__ = ["SPS", "Spikformer"]
 
@@ -330,10 +331,13 @@ def spikformer_2_256_dvs() -> dict[str, Any]:
         T=4,
         num_classes=10,
         input_size=(1, 8, 8),
-        mean=(0.0,),
-        std=(1.0,),
+        mean=DIGITS_MEAN,
+        std=DIGITS_STD,
         paper=_PAPER + "; small variant of this project",
-        notes=("inputs: digits.data / 16 in [0, 1]; SPS pools once (4x4 tokens)",),
+        notes=(
+            "inputs: digits.data / 16, normalised by mean/std",
+            "SPS pools once (4x4 tokens)",
+        ),
     ),
 )
 def spikformer_digits() -> dict[str, Any]:
