@@ -247,9 +247,13 @@ def test_half_precision_inputs(cls, dtype):
     x_ref = x32.clone().requires_grad_()
     ref_out = ref(x_ref)
     ref_out.sum().backward()
-    assert (out.float() == ref_out).float().mean() > 0.95
+    # Rounding may flip a spike right at the threshold; compare the neurons whose spike
+    # trains agree with the float32 run.
+    same = (out.float() == ref_out).all(0)
+    assert same.float().mean() > 0.9
     tol = 0.05 if dtype == torch.bfloat16 else 0.01
-    torch.testing.assert_close(node.v.float(), ref.v, atol=tol, rtol=tol)
+    torch.testing.assert_close(node.v.float()[same], ref.v[same], atol=tol, rtol=tol)
+    torch.testing.assert_close(x.grad.float()[:, same], x_ref.grad[:, same], atol=tol, rtol=tol)
     # single-step mode with half inputs too
     node.reset()
     node.step_mode = "s"

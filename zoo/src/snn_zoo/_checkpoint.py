@@ -9,6 +9,7 @@ load hook (see ``SpikingClassifier``) maps the official layout onto the model.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,13 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["load_state_dict_file", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "load_state_dict_file",
+    "load_checkpoint",
+    "save_checkpoint",
+    "sha256_of",
+    "resolve_weights_file",
+]
 
 _WRAPPER_KEYS = ("state_dict", "model", "module", "net")
 
@@ -98,8 +105,12 @@ def _head(keys: list[str], n: int = 8) -> str:
 
 def save_checkpoint(
     model: nn.Module, path: str | os.PathLike[str], metadata: dict[str, str] | None = None
-) -> None:
-    """Save ``model.state_dict()`` as safetensors (with the variant name as metadata)."""
+) -> str:
+    """Save ``model.state_dict()`` as safetensors (with the variant name as metadata).
+
+    The file is written under a temporary name and renamed, so an interrupted save never
+    leaves a half-written checkpoint. Returns the file's sha256.
+    """
     from safetensors.torch import save_file
 
     path = Path(path)
@@ -107,10 +118,54 @@ def save_checkpoint(
         raise ValueError(
             f"save_checkpoint writes safetensors; use a '.safetensors' path, got {path}"
         )
-    state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
+    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     meta = {"format": "pt"}
     name = getattr(model, "pretrained_cfg", {}).get("name")
     if name:
         meta["snn_zoo_variant"] = str(name)
     meta.update(metadata or {})
-    save_file(state, str(path), metadata=meta)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        save_file(state, str(tmp), metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return sha256_of(path)
+
+
+def sha256_of(path: str | os.PathLike[str]) -> str:
+    """The hex sha256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resolve_weights_file(card: dict[str, Any]) -> Path:
+    """The weights file a card names: its ``file`` entry, looked up as given and then
+    inside the installed ``snn_zoo`` package (bundled weights); checked against the card's
+    ``sha256`` when it has one."""
+    file = card.get("file")
+    name = card.get("name", "this model")
+    if not file:
+        raise ValueError(
+            f"{name}: no weights are bundled with snn-zoo for this variant; download the "
+            f"official checkpoint and pass checkpoint_path=..., or "
+            f"pretrained_cfg_overlay=dict(file=...)"
+        )
+    path = Path(file)
+    if not path.is_file() and not path.is_absolute():
+        bundled = Path(__file__).parent / file
+        if bundled.is_file():
+            path = bundled
+    if not path.is_file():
+        raise FileNotFoundError(f"{name}: weights file {str(file)!r} not found")
+    expected = card.get("sha256")
+    if expected and sha256_of(path) != expected:
+        raise ValueError(
+            f"{name}: weights file {str(path)!r} does not match the sha256 in its card "
+            f"({expected[:12]}...); the file is corrupt or not the published one"
+        )
+    return path

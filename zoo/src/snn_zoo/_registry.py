@@ -172,15 +172,19 @@ def create_model(
     Args:
         name: a variant (``'spikformer_8_384'``) or an architecture (``'spikformer'``, its
             headline variant); see :func:`list_models`.
-        pretrained: load the weights named by the card's ``file`` (set it with
-            ``pretrained_cfg_overlay=dict(file=...)``); no weights are bundled.
+        pretrained: load the weights named by the card's ``file`` (bundled with snn-zoo
+            for the digits variants; for others set it with
+            ``pretrained_cfg_overlay=dict(file=...)``), checked against the card's ``sha256``.
         checkpoint_path: a checkpoint to load after building (safetensors, or a torch
             file read with ``weights_only=True``); official key layouts load as they are.
         pretrained_cfg_overlay: entries replacing those of the card.
         **overrides: constructor arguments, e.g. ``T``, ``num_classes``, ``in_chans``,
             ``img_size``, ``backend``, ``neuron``, ``neuron_kwargs``, ``drop_path_rate``.
     """
-    from snn_zoo._checkpoint import load_checkpoint  # local: avoid an import cycle
+    from snn_zoo._checkpoint import (  # local: avoid an import cycle
+        load_checkpoint,
+        resolve_weights_file,
+    )
 
     entry = get_model_entry(name)
     allowed = entry.allowed_overrides()
@@ -197,14 +201,7 @@ def create_model(
     model.pretrained_cfg = card
     model.default_cfg = card
     if pretrained:
-        file = card.get("file")
-        if not file:
-            raise ValueError(
-                f"{entry.name}: no published weights are bundled with snn-zoo; download the "
-                f"official checkpoint and pass checkpoint_path=..., or "
-                f"pretrained_cfg_overlay=dict(file=...)"
-            )
-        load_checkpoint(model, file)
+        load_checkpoint(model, resolve_weights_file(card))
     if checkpoint_path is not None:
         load_checkpoint(model, checkpoint_path)
     return model

@@ -56,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--output-dir", default="runs/{model}")
     p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    p.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
 
     p = sub.add_parser("eval", help="evaluate a checkpoint or the shipped weights")
     _add_model_args(p, None)
@@ -125,6 +126,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         device=args.device,
         workers=args.workers,
         progress=not args.no_progress,
+        threads=args.threads,
     )
     train(cfg)
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -43,13 +44,18 @@ def plot_raster(raster: dict[str, torch.Tensor], path: Path, title: str = "") ->
     names = list(raster)
     if not names:
         return
-    fig, axes = plt.subplots(1, len(names), figsize=(max(3 * len(names), 6), 4), squeeze=False)
-    for ax, name in zip(axes[0], names):
+    ncols = min(4, len(names))
+    nrows = math.ceil(len(names) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(3.2 * ncols, 2.8 * nrows), squeeze=False)
+    for ax in axes.flat[len(names) :]:
+        ax.axis("off")
+    for ax, name in zip(axes.flat, names):
         spikes = raster[name]  # [T, neurons]
         t_idx, n_idx = torch.nonzero(spikes > 0, as_tuple=True)
-        ax.scatter(t_idx.numpy(), n_idx.numpy(), s=2, marker="|", color="black")
-        ax.set(xlabel="time step", ylabel="neuron", title=name, xlim=(-0.5, spikes.shape[0] - 0.5))
-        ax.title.set_fontsize(7)
+        ax.scatter(t_idx.numpy(), n_idx.numpy(), s=30, marker="|", color="black", linewidths=0.8)
+        ax.set(xlabel="time step", ylabel="neuron", xlim=(-0.5, spikes.shape[0] - 0.5))
+        ax.set_xticks(range(spikes.shape[0]))
+        ax.set_title(name, fontsize=8)
     fig.suptitle(title or "Spike raster of one test sample")
     fig.tight_layout()
     fig.savefig(path, dpi=100)

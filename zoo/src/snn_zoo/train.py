@@ -9,7 +9,6 @@ never leaves a half-written checkpoint.
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import os
@@ -24,11 +23,12 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, DistributedSampler
 
+from snn_zoo._checkpoint import save_checkpoint
 from snn_zoo.data import DataSpec, load_dataset
 from snn_zoo.distributed import DistInfo, all_reduce_sum, cleanup, init_distributed
 from snn_zoo.monitor import SpikeMonitor
 
-__all__ = ["TrainConfig", "train", "evaluate", "save_checkpoint", "sha256_of"]
+__all__ = ["TrainConfig", "train", "evaluate"]
 
 DEFAULT_MODEL = "spikformer_digits"
 
@@ -53,15 +53,8 @@ class TrainConfig:
     device: str | None = None
     workers: int = 0
     progress: bool = True
+    threads: int | None = None
     overrides: dict[str, Any] = field(default_factory=dict)
-
-
-def sha256_of(path: str | os.PathLike[str]) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
@@ -70,18 +63,8 @@ def _atomic_write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def save_checkpoint(model: nn.Module, path: Path, card: dict[str, Any]) -> str:
-    """Save ``model``'s state dict as safetensors with ``card`` in its metadata, atomically.
-
-    Returns the file's sha256.
-    """
-    from safetensors.torch import save_file
-
-    state = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
-    tmp = path.with_name(path.name + ".tmp")
-    save_file(state, str(tmp), metadata={"card": json.dumps(card, default=str)})
-    os.replace(tmp, path)
-    return sha256_of(path)
+def _save(model: nn.Module, path: Path, card: dict[str, Any]) -> str:
+    return save_checkpoint(model, path, {"card": json.dumps(card, default=str)})
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -187,6 +170,10 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict[str, Any]:
         raise ValueError(f"epochs must be >= 1, got {cfg.epochs}")
     if cfg.batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {cfg.batch_size}")
+    if cfg.threads is not None:
+        if cfg.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {cfg.threads}")
+        torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     spec = load_dataset(cfg.dataset, cfg.data_dir, T=cfg.T or 16, img_size=cfg.img_size)
     model = _build(cfg, spec).to(info.device)
@@ -256,7 +243,7 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict[str, Any]:
             _write_metrics(out, history)
             card = dict(getattr(_unwrap(model), "pretrained_cfg", {}) or {})
             card.update(epoch=epoch, config=asdict(cfg))
-            save_checkpoint(_unwrap(model), ckpt, card)  # atomic: never half-written
+            _save(_unwrap(model), ckpt, card)  # atomic: never half-written
         best_acc = max(best_acc, test_acc)
     wall = time.perf_counter() - start
     result: dict[str, Any] = {
@@ -273,7 +260,7 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict[str, Any]:
         base = _unwrap(model)
         card = dict(getattr(base, "pretrained_cfg", {}) or {})
         card.update(trained=result, config=asdict(cfg))
-        sha = save_checkpoint(base, ckpt, card)
+        sha = _save(base, ckpt, card)
         result["checkpoint"] = str(ckpt)
         result["sha256"] = sha
         card["sha256"] = sha

@@ -43,6 +43,7 @@ fuses the loop itself) and under ``torch.func`` transforms.
 from __future__ import annotations
 
 import copy
+import functools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -154,41 +155,71 @@ class _NotFusable(Exception):
     """The definition cannot be turned into fused step graphs (the reason is the message)."""
 
 
-class _Kernel:
-    """One traced step graph: compiled on its first call, or run eagerly."""
+def _trace(fn: Callable[..., None], examples: list[torch.Tensor]) -> torch.fx.GraphModule:
+    """``fn`` as an aten graph with symbolic sizes; outputs are in-place ``copy_`` nodes."""
+    gm = make_fx(fn, tracing_mode="symbolic")(*examples)
+    gm.graph.eliminate_dead_code()
+    gm.recompile()
+    return gm
 
-    def __init__(self, gm: torch.fx.GraphModule, half: bool) -> None:
-        self.gm = gm
+
+def _compile(gm: torch.fx.GraphModule, half: bool, device_type: str) -> Callable[..., Any]:
+    """Compile one step graph with inductor, for any length of its (symbolic) sizes.
+
+    On CPU the graph goes straight to inductor (no dynamo guards: the caller's cache key
+    fixes dtypes and ranks, and every tensor is contiguous), which keeps the per-call
+    overhead to a few microseconds; elsewhere ``torch.compile(dynamic=True)`` also guards
+    pointer alignment.
+    """
+    from torch._inductor import config as inductor_config
+
+    patches: dict[str, Any] = {"compile_threads": 1}
+    if half:  # round H to its storage dtype exactly where the graph says so
+        patches["emulate_precision_casts"] = True
+    if device_type != "cpu":
+        compiled = torch.compile(gm, dynamic=True, fullgraph=True, options=patches)
+        return compiled
+    from torch._inductor.compile_fx import compile_fx
+
+    fakes = [node.meta["val"] for node in gm.graph.nodes if node.op == "placeholder"]
+    with inductor_config.patch(patches):
+        return compile_fx(gm, fakes)
+
+
+class _Kernel:
+    """One step graph: compiled on its first call (falling back to eager), or eager."""
+
+    def __init__(self, trace: Callable[[], torch.fx.GraphModule], half: bool) -> None:
+        self._trace = trace
         self._half = half
         self._fn: Callable[..., Any] | None = None
 
     def __call__(self, *args: torch.Tensor) -> None:
-        if self._fn is not None:
-            self._fn(*args)
-            return
+        if self._fn is None:
+            self._fn = self._build(args)
+        self._fn(*args)
+
+    def _build(self, args: tuple[torch.Tensor, ...]) -> Callable[..., Any]:
         global _compile_failure
         if not settings.compile or _compile_failure is not None:
-            self._fn = self.gm
-            self.gm(*args)
-            return
-        options = {"emulate_precision_casts": True} if self._half else None
-        compiled = torch.compile(self.gm, dynamic=True, fullgraph=True, options=options)
+            return self._trace()
         try:
-            compiled(*args)
+            compiled = _compile(self._trace(), self._half, args[0].device.type)
+            # Check the compiled step on copies of this call's arguments.
+            probe = [a.clone() for a in args]
+            compiled(*probe)
+            return compiled
         except Exception as err:  # no C++ compiler, no Triton, an inductor limitation...
             lines = str(err).strip().splitlines()
             _compile_failure = f"{type(err).__name__}: {lines[0] if lines else ''}"
             warnings.warn(
-                "snn_neurons: torch.compile failed, so the fused multi-step path runs eagerly "
-                f"(same results, slower). Reason: {_compile_failure}. Set "
+                "snn_neurons: compiling the fused steps failed, so they run eagerly (same "
+                f"results, slower). Reason: {_compile_failure}. Set "
                 "snn_neurons.fused.settings.compile = False to skip compiling.",
                 RuntimeWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
-            self._fn = self.gm
-            self.gm(*args)
-            return
-        self._fn = compiled
+            return self._trace()
 
 
 class _DefinitionCaller(nn.Module):
@@ -311,10 +342,9 @@ class _Plan:
         kernel = self._kernels.get(key)
         if kernel is None:
             fn, examples = self._fwd_fn(*key[1:]) if key[0] == "fwd" else self._bwd_fn(*key[1:])
-            gm = make_fx(fn, tracing_mode="symbolic")(*examples)
-            gm.graph.eliminate_dead_code()
-            gm.recompile()
-            kernel = self._kernels[key] = _Kernel(gm, self.dtype in _HALF)
+            _trace(fn, examples)  # fail here, in forward, if the definition cannot be traced
+            trace = functools.partial(_trace, fn, examples)
+            kernel = self._kernels[key] = _Kernel(trace, self.dtype in _HALF)
         return kernel
 
     def _examples(self, kinds: str) -> list[torch.Tensor]:

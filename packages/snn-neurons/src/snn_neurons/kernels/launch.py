@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+from torch.autograd.function import once_differentiable
 
 from snn_neurons.kernels.cache import MemoryCache
 from snn_neurons.kernels.ir import StepGraph
@@ -147,11 +148,12 @@ class _GeneratedStep(torch.autograd.Function):
                     saved.append(inputs[src[1]] if src[0] == "seq" else rand[src[1]])
             ctx.save_for_backward(*saved, *params)
             ctx.meta = (prog, plan, state_seq, slots, T, N, device)
-            ctx.arg_dtypes = ([t.dtype for t in inputs], [t.dtype for t in inits], params)
+            ctx.arg_dtypes = ([t.dtype for t in inputs], [t.dtype for t in inits])
             ctx.set_materialize_grads(False)
         return (*outs, *states)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx: Any, *grads: torch.Tensor | None) -> tuple[torch.Tensor | None, ...]:
         prog, plan, state_seq, slots, T, N, device = ctx.meta
         g = prog.graph
@@ -161,7 +163,7 @@ class _GeneratedStep(torch.autograd.Function):
             return none
         saved_all = ctx.saved_tensors
         saved, params = saved_all[: len(plan.saved)], saved_all[len(plan.saved) :]
-        in_dtypes, init_dtypes, _ = ctx.arg_dtypes
+        in_dtypes, init_dtypes = ctx.arg_dtypes
         tangents = tuple(x is not None for x in grads)
         layout = backward_layout(plan, state_seq, tangents)
         present = [x.contiguous() for x in grads if x is not None]

@@ -36,7 +36,7 @@ TRACE_LENGTH = (
 
 _IDENTITY = {
     "alias", "detach", "clone", "view", "_unsafe_view", "reshape", "expand", "squeeze",
-    "unsqueeze", "contiguous", "lift_fresh_copy", "lift_fresh", "_to_copy_identity",
+    "unsqueeze", "contiguous", "lift_fresh_copy", "lift_fresh",
     "expand_copy", "view_copy", "alias_copy", "squeeze_copy", "unsqueeze_copy", "permute",
     "t", "resolve_conj", "resolve_neg", "positive",
 }  # fmt: skip
@@ -54,7 +54,7 @@ _UNARY_ALIASES = {
 _BINARY_ALIASES = {
     "add": "add", "sub": "sub", "subtract": "sub", "mul": "mul", "multiply": "mul",
     "div": "div", "divide": "div", "true_divide": "div", "pow": "pow", "maximum": "max",
-    "minimum": "min", "fmax": "max", "fmin": "min", "atan2": "atan2", "arctan2": "atan2",
+    "minimum": "min", "atan2": "atan2", "arctan2": "atan2",
     "fmod": "fmod", "remainder": "rem",
 }  # fmt: skip
 
@@ -71,6 +71,9 @@ _BOOL_ALIASES = {
 
 _FLOAT_DTYPES = (torch.float32, torch.float64)
 _TORCH_DTYPE = {"f": torch.float32, "b": torch.bool}
+# integer tensors are computed as float32 values (exact below 2**24)
+_INT_DTYPES = (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8)
+_KERNEL_DTYPES = (*_FLOAT_DTYPES, torch.float16, torch.bfloat16, torch.bool, *_INT_DTYPES)
 
 
 class _Lowering:
@@ -155,6 +158,13 @@ class _Lowering:
             )
         self.check_shape(node)
         name = self.packet_name(target)
+        if node.meta["val"].dtype not in _KERNEL_DTYPES or (
+            name.startswith("bitwise") and node.meta["val"].dtype != torch.bool
+        ):
+            raise KernelGenerationError(
+                f"op {self.op_name(node)} on {node.meta['val'].dtype} tensors has no kernel "
+                "mapping; generated kernels compute on float and boolean values"
+            )
         result = self.lower(name, node)
         return self.match_dtype(node, result)
 
@@ -183,11 +193,6 @@ class _Lowering:
             raise KernelGenerationError(
                 f"op {self.op_name(node)} produces shape {shape} from per-element inputs of "
                 f"shape ({TRACE_LENGTH},); generated kernels need elementwise step functions"
-            )
-        if val.dtype not in (*_FLOAT_DTYPES, torch.float16, torch.bfloat16, torch.bool):
-            raise KernelGenerationError(
-                f"op {self.op_name(node)} produces a {val.dtype} tensor; generated kernels "
-                "compute on floating-point and boolean values only"
             )
 
     def match_dtype(self, node: fx.Node, i: int) -> int:
@@ -236,6 +241,10 @@ class _Lowering:
         return self.emit(name, a, b)
 
     # ---------------------------------------------------------------- special ops
+    def _op_copy(self, node: fx.Node, dst: Any, src: Any, *args: Any, **kwargs: Any) -> int:
+        # copy_(dst, src): later uses of dst are traced to this node, whose value is src
+        return self.value(src)
+
     def _op_square(self, node: fx.Node, x: Any) -> int:
         (a,) = self.floats(x)
         return self.emit("mul", a, a)

@@ -1,0 +1,105 @@
+"""The compiled fused path (torch.compile of one step, looped over T): equal to the
+single-step loop, no recompilation for a new T or N, a clear fallback when compiling
+fails, and ``torch.compile`` of a network that contains these neurons. Small tensors; each
+step graph compiles once per session (inductor's on-disk cache serves later sessions)."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+from core_neuron_refs import compare_with_single_steps, fused_settings, uses_fused_path
+from snn_neurons import IFNode, LIFNode, ParametricLIFNode, fused
+from torch import nn
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def _compiled_fused():
+    with fused_settings(enabled=True, compile=True, recompute=False):
+        yield
+
+
+def _x(T: int, n: int, seed: int = 0, dtype=torch.float64) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(T, n, generator=g, dtype=torch.float64) * 0.8 + 0.45).to(dtype)
+
+
+def _unique_graphs() -> int:
+    from torch._dynamo.utils import counters
+
+    return counters["stats"]["unique_graphs"]
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: LIFNode(detach_reset=True, store_v_seq=True),
+        lambda: ParametricLIFNode(v_reset=None, store_v_seq=True),
+    ],
+    ids=["LIF", "PLIF"],
+)
+def test_compiled_fused_equals_single_step_loop_and_never_recompiles(make):
+    node = make().double()
+    compare_with_single_steps(node, _x(5, 37))
+    with fused_settings(recompute=True):
+        compare_with_single_steps(node, _x(5, 37, seed=1))
+    with torch.no_grad():
+        node.reset()
+        node.step_mode = "m"
+        node(_x(5, 37))  # the forward-only step
+    before = _unique_graphs()
+    for T, n, seed in ((3, 101, 2), (8, 1000, 3), (1, 5, 4)):
+        compare_with_single_steps(node, _x(T, n, seed))
+        with torch.no_grad():
+            node.reset()
+            node(_x(T, n, seed))
+    assert _unique_graphs() == before, "a new T or N recompiled a step"
+
+
+def test_compiled_bfloat16_runs_and_agrees_with_float32():
+    x32 = (_x(6, 256, dtype=torch.float32)).to(torch.bfloat16).float()
+    node = LIFNode(step_mode="m").to(torch.bfloat16)
+    x = x32.to(torch.bfloat16).requires_grad_()
+    out = node(x)
+    out.float().sum().backward()
+    ref = LIFNode(step_mode="m")
+    ref_out = ref(x32)
+    assert out.dtype == torch.bfloat16 and x.grad.dtype == torch.bfloat16
+    assert (out.float() == ref_out).all(0).float().mean() > 0.9
+
+
+def test_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch):
+    def broken_compile(*args, **kwargs):
+        def fail(*a, **k):
+            raise RuntimeError("no C++ compiler found")
+
+        return fail
+
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    monkeypatch.setattr(fused, "_compile_failure", None)
+    fused.clear_cache()
+    node = IFNode(v_reset=None).double()
+    with pytest.warns(RuntimeWarning, match="no C\\+\\+ compiler") as record:
+        compare_with_single_steps(node, _x(4, 9))
+    assert len([w for w in record if "torch.compile failed" in str(w.message)]) == 1
+    assert fused._compile_failure is not None
+    fused.clear_cache()
+
+
+def test_torch_compile_of_a_network_with_neurons():
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 5), LIFNode(step_mode="m"))
+    eager = copy.deepcopy(net)
+    compiled = torch.compile(net)
+    x = torch.randn(3, 4, 6)
+    out = compiled(x)
+    out.sum().backward()
+    ref = eager(x)
+    ref.sum().backward()
+    assert torch.equal(out, ref)
+    torch.testing.assert_close(net[0].weight.grad, eager[0].weight.grad)
+    torch.testing.assert_close(net[1].v, eager[1].v)
+    assert uses_fused_path(eager[1], x[:, :, :5])  # eager calls still take the fused path
