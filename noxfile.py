@@ -91,7 +91,13 @@ def integration(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def kernels(session: nox.Session) -> None:
     """Generated Triton kernels under TRITON_INTERPRET=1 and CUDA sources through NVRTC."""
-    _install(session, "packages/snn-core", "packages/snn-neurons[test,triton,cupy]")
+    # NVRTC (to compile the generated CUDA sources without a GPU) is not part of cupy's wheel.
+    _install(
+        session,
+        "packages/snn-core",
+        "packages/snn-neurons[test,triton,cupy]",
+        "nvidia-cuda-nvrtc-cu12",
+    )
     session.env["TRITON_INTERPRET"] = "1"
     _pytest(session, "packages/snn-neurons/tests", "-q", "-m", "kernels")
 

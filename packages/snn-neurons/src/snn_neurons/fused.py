@@ -42,6 +42,7 @@ fuses the loop itself) and under ``torch.func`` transforms.
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import functools
 import warnings
@@ -155,12 +156,24 @@ class _NotFusable(Exception):
     """The definition cannot be turned into fused step graphs (the reason is the message)."""
 
 
+def _in_fresh_thread(fn: Callable[[], Any]) -> Any:
+    """Run ``fn`` on a new thread: clear of the caller's thread-local autograd state
+    (``saved_tensors_hooks``, ``no_grad``, ``inference_mode``), which ``torch.func.vjp``
+    refuses or which would leak into the traced graphs."""
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(fn).result()
+
+
 def _trace(fn: Callable[..., None], examples: list[torch.Tensor]) -> torch.fx.GraphModule:
     """``fn`` as an aten graph with symbolic sizes; outputs are in-place ``copy_`` nodes."""
-    gm = make_fx(fn, tracing_mode="symbolic")(*examples)
-    gm.graph.eliminate_dead_code()
-    gm.recompile()
-    return gm
+
+    def trace() -> torch.fx.GraphModule:
+        gm = make_fx(fn, tracing_mode="symbolic")(*examples)
+        gm.graph.eliminate_dead_code()
+        gm.recompile()
+        return gm
+
+    return _in_fresh_thread(trace)
 
 
 def _compile(gm: torch.fx.GraphModule, half: bool, device_type: str) -> Callable[..., Any]:
@@ -186,6 +199,11 @@ def _compile(gm: torch.fx.GraphModule, half: bool, device_type: str) -> Callable
         return compile_fx(gm, fakes)
 
 
+def _kernel_tensors(tensors: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """The neuron's tensors as the step graphs take them: detached, at least 1-D."""
+    return tuple(t.detach().reshape(1) if t.dim() == 0 else t.detach() for t in tensors)
+
+
 class _Kernel:
     """One step graph: compiled on its first call (falling back to eager), or eager."""
 
@@ -203,12 +221,16 @@ class _Kernel:
         global _compile_failure
         if not settings.compile or _compile_failure is not None:
             return self._trace()
-        try:
+        probe = [a.detach().clone() for a in args]
+
+        def build() -> Callable[..., Any]:
             compiled = _compile(self._trace(), self._half, args[0].device.type)
-            # Check the compiled step on copies of this call's arguments.
-            probe = [a.clone() for a in args]
-            compiled(*probe)
+            with torch.no_grad():
+                compiled(*probe)  # compile (torch.compile) and check on copies of the arguments
             return compiled
+
+        try:
+            return _in_fresh_thread(build)
         except Exception as err:  # no C++ compiler, no Triton, an inductor limitation...
             lines = str(err).strip().splitlines()
             _compile_failure = f"{type(err).__name__}: {lines[0] if lines else ''}"
@@ -252,7 +274,9 @@ class _Plan:
         self.proto = _snapshot(neuron)
         self.caller = _DefinitionCaller(self.proto)
         self.names = names
-        self.tensor_meta = tuple((t.shape, t.dtype) for t in tensors)
+        # 0-dim tensors enter the graphs as shape (1,): symbolic tracing would make their
+        # value a float symbol, which inductor then asks a (missing) dynamo to specialize.
+        self.tensor_meta = tuple((tuple(t.shape) or (1,), t.dtype) for t in tensors)
         self.grad_mask = grad_mask
         self.grad_idx = [i for i, m in enumerate(grad_mask) if m]
         self.dtype = dtype
@@ -327,7 +351,7 @@ class _Plan:
         c = self.cdtype
         ex = [torch.zeros(self.example_shape, dtype=c, device=self.device) for _ in range(7)]
         ex += [torch.zeros(shape, dtype=dt, device=self.device) for shape, dt in self.tensor_meta]
-        gm = make_fx(probe, tracing_mode="fake")(*ex)
+        gm = _in_fresh_thread(lambda: make_fx(probe, tracing_mode="fake")(*ex))
         gm.graph.eliminate_dead_code()
         if any(node.op == "get_attr" for node in gm.graph.nodes):
             raise _NotFusable(
@@ -360,11 +384,11 @@ class _Plan:
     def _accumulators(self) -> list[torch.Tensor]:
         """Zeroed gradient sums of the tensors that need one, in the compute dtype.
 
-        Always at least 1-D: inductor (torch 2.13, CPU) drops an in-place update of a 0-dim
-        float64 graph input that follows a reduction.
+        At least 1-D, as the tensors (also: inductor in torch 2.13 drops an in-place update
+        of a 0-dim float64 graph input that follows a reduction on CPU).
         """
         return [
-            torch.zeros(tuple(shape) or (1,), dtype=self.cdtype, device=self.device)
+            torch.zeros(shape, dtype=self.cdtype, device=self.device)
             for (shape, _), m in zip(self.tensor_meta, self.grad_mask)
             if m
         ]
@@ -428,8 +452,10 @@ class _Plan:
         v_seq: torch.Tensor | None,
     ) -> torch.Tensor:
         """Run T fused forward steps; returns ``V[T-1]`` (a fresh tensor shaped like ``v0``)."""
+        x, v0 = x.detach(), v0.detach()
         kernel = self._kernel(("fwd", h_seq is not None, v_seq is not None))
         flat = self._flat
+        tensors = _kernel_tensors(tensors)
         carry = [torch.empty_like(v0), torch.empty_like(v0) if x.shape[0] > 1 else None]
         v = v0
         for t in range(x.shape[0]):
@@ -460,6 +486,9 @@ class _Plan:
         """
         kernel = self._kernel(("bwd", g_v_seq is not None, g_x is not None))
         flat = self._flat
+        tensors = _kernel_tensors(tensors)
+        x = None if x is None else x.detach()
+        v0 = None if v0 is None else v0.detach()
         accs = self._accumulators()
         steps = saved_seq.shape[0]
         carry = [torch.empty_like(g_v), torch.empty_like(g_v) if steps > 1 else None]

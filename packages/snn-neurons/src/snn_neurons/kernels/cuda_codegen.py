@@ -337,7 +337,8 @@ def cuda_source(layout: KernelLayout, dtypes: dict[str, torch.dtype]) -> str:
     params = []
     for a in layout.args:
         ctype = CUDA_TYPES[dtypes[a.name]]
-        const = "" if a.role in _OUTPUT_ROLES else "const "
+        written = a.role in _OUTPUT_ROLES and not (a.role == "sav" and layout.direction == "bwd")
+        const = "" if written else "const "
         params.append(f"{const}{ctype}* __restrict__ {a.name}")
     (_forward_body if layout.direction == "fwd" else _backward_body)(em)
     names = ", ".join([a.name for a in layout.args])
