@@ -53,7 +53,10 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
-        return load_file(str(path), device="cpu")
+        try:
+            return load_file(str(path), device="cpu")
+        except Exception as exc:  # SafetensorError: truncated or not a safetensors file
+            raise ValueError(f"cannot read {str(path)!r} as safetensors: {exc}") from exc
     obj = _torch_load(path)
     for _ in range(2):  # unwrap {'state_dict': {...}} / {'model': {...}}
         if isinstance(obj, dict) and not any(isinstance(v, torch.Tensor) for v in obj.values()):
