@@ -39,27 +39,27 @@ nox.options.error_on_missing_interpreters = True
 
 # package name -> (path, paths of the local packages it depends on, extras, test dir)
 PACKAGES = {
-    "snn-core": ("packages/snn-core", [], "test", "packages/snn-core/tests"),
+    "snn-core": ("./packages/snn-core", [], "test", "./packages/snn-core/tests"),
     "snn-neurons": (
-        "packages/snn-neurons",
-        ["packages/snn-core"],
+        "./packages/snn-neurons",
+        ["./packages/snn-core"],
         "test",
-        "packages/snn-neurons/tests",
+        "./packages/snn-neurons/tests",
     ),
     "snn-layers": (
-        "packages/snn-layers",
-        ["packages/snn-core", "packages/snn-neurons"],
+        "./packages/snn-layers",
+        ["./packages/snn-core", "./packages/snn-neurons"],
         "test",
-        "packages/snn-layers/tests",
+        "./packages/snn-layers/tests",
     ),
     "snn-zoo": (
-        "zoo",
-        ["packages/snn-core", "packages/snn-neurons", "packages/snn-layers"],
+        "./zoo",
+        ["./packages/snn-core", "./packages/snn-neurons", "./packages/snn-layers"],
         "test,timm,train",
         "zoo/tests",
     ),
 }
-ALL_LOCAL = ["packages/snn-core", "packages/snn-neurons", "packages/snn-layers", "zoo"]
+ALL_LOCAL = ["./packages/snn-core", "./packages/snn-neurons", "./packages/snn-layers", "./zoo"]
 
 
 def _install(session: nox.Session, *specs: str, constraints: str = CONSTRAINTS) -> None:
@@ -84,7 +84,7 @@ def tests(session: nox.Session, package: str) -> None:
 @nox.session(python=PYTHON)
 def integration(session: nox.Session) -> None:
     """Cross-package tests: install-alone checks, end-to-end training, two-process runs."""
-    _install(session, *ALL_LOCAL[:-1], "zoo[test,train]")
+    _install(session, *ALL_LOCAL[:-1], "./zoo[test,train]")
     _pytest(session, "tests", "-q")
 
 
@@ -94,12 +94,12 @@ def kernels(session: nox.Session) -> None:
     # NVRTC (to compile the generated CUDA sources without a GPU) is not part of cupy's wheel.
     _install(
         session,
-        "packages/snn-core",
-        "packages/snn-neurons[test,triton,cupy]",
+        "./packages/snn-core",
+        "./packages/snn-neurons[test,triton,cupy]",
         "nvidia-cuda-nvrtc-cu12",
     )
     session.env["TRITON_INTERPRET"] = "1"
-    _pytest(session, "packages/snn-neurons/tests", "-q", "-m", "kernels")
+    _pytest(session, "./packages/snn-neurons/tests", "-q", "-m", "kernels")
 
 
 @nox.session(python=PYTHON)
@@ -113,14 +113,14 @@ def lint(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def docs(session: nox.Session) -> None:
     """Build the documentation site with --strict (broken references fail)."""
-    _install(session, *ALL_LOCAL[:-1], "zoo", "-r", "docs/requirements.txt")
+    _install(session, *ALL_LOCAL, "-r", "docs/requirements.txt")
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
 
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Speed and memory benchmarks; prints tables (never asserts timings)."""
-    _install(session, *ALL_LOCAL[:-1], "zoo")
+    _install(session, *ALL_LOCAL)
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         if script.name.endswith("_gpu.py"):
             continue

@@ -21,6 +21,7 @@ Run ``python benchmarks/bench_neurons.py`` (``--quick`` for a small smoke run).
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import subprocess
@@ -156,12 +157,13 @@ def main(argv: list[str] | None = None) -> None:
                     row = []
                     for fn, inp in ((_fwd, x), (_fwd_bwd, xg)):
                         fn(node, inp, g)  # warm-up
-                        med, best = _time(lambda fn=fn, inp=inp: fn(node, inp, g), repeats)
+                        med, best = _time(functools.partial(fn, node, inp, g), repeats)
                         row.append(f"{med / (T * N) * 1e9:.2f} / {best / (T * N) * 1e9:.2f}")
                     alias, rest = saved_bytes(node, xg)
                     nbytes = x.numel() * x.element_size()
                     mem = f"{alias / nbytes:.2f} + {rest / nbytes:.2f}"
-                    print(f"| {name} | {T} | {N} | {method} | {row[0]} | {row[1]} | {mem} | {first} |")
+                    cells = [name, T, N, method, row[0], row[1], mem, first]
+                    print("| " + " | ".join(str(c) for c in cells) + " |")
                     sys.stdout.flush()
     _configure("fused")
     if args.subprocess_first_call:

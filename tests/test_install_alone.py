@@ -22,8 +22,20 @@ CONSTRAINTS = ROOT / "ci" / "constraints.txt"
 def _resolve(tmp_path: Path, *specs: str) -> set[str]:
     report = tmp_path / "report.json"
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
-         "-c", str(CONSTRAINTS), "--report", str(report), *specs],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--dry-run",
+            "--ignore-installed",
+            "--quiet",
+            "-c",
+            str(CONSTRAINTS),
+            "--report",
+            str(report),
+            *specs,
+        ],
         check=True,
         cwd=ROOT,
     )
@@ -61,8 +73,17 @@ def test_snn_neurons_alone_gives_working_neurons(tmp_path: Path) -> None:
     venv.EnvBuilder(with_pip=True).create(env_dir)
     py = env_dir / "bin" / "python"
     subprocess.run(
-        [str(py), "-m", "pip", "install", "--quiet", "-c", str(CONSTRAINTS),
-         "./packages/snn-core", "./packages/snn-neurons"],
+        [
+            str(py),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "-c",
+            str(CONSTRAINTS),
+            "./packages/snn-core",
+            "./packages/snn-neurons",
+        ],
         check=True,
         cwd=ROOT,
     )

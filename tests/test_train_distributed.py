@@ -20,8 +20,20 @@ pytest.importorskip("sklearn")
 def test_two_process_training_reaches_the_single_process_accuracy(tmp_path: Path) -> None:
     out = tmp_path / "run"
     cmd = [
-        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        "-m", "snn_zoo", "train", "--output-dir", str(out), "--no-progress", "--threads", "1",
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "snn_zoo",
+        "train",
+        "--output-dir",
+        str(out),
+        "--no-progress",
+        "--threads",
+        "1",
     ]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]

@@ -217,8 +217,8 @@ def test_bad_overrides_give_clear_errors():
         snn_zoo.create_model("spikformer_digits", backend="no-such-backend")
     with pytest.raises(ValueError, match="divisible by the total pooling"):
         snn_zoo.create_model("masnn_dvs128_gesture", img_size=30)
-    with pytest.raises(ValueError, match="no published weights"):
-        snn_zoo.create_model("spikformer_digits", pretrained=True)
+    with pytest.raises(ValueError, match="no weights are bundled"):
+        snn_zoo.create_model("qkformer_digits", pretrained=True)
 
 
 def test_bad_inputs_give_clear_errors():

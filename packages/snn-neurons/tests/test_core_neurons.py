@@ -149,6 +149,15 @@ def test_multi_step_without_grad_equals_single_steps():
     torch.testing.assert_close(multi[2], single[2].detach())
 
 
+def test_inference_mode():
+    x = torch.rand(4, 3, dtype=torch.float64) * 2
+    ref = run_single_steps(LIFNode(store_v_seq=True).double(), x)
+    node = LIFNode(step_mode="m", store_v_seq=True).double()
+    with torch.inference_mode():
+        assert torch.equal(node(x), ref[0])
+    torch.testing.assert_close(node.v_seq, ref[2].detach())
+
+
 def test_simple_nodes_match_the_full_nodes():
     x = torch.rand(5, 8, dtype=torch.float64) * 1.3
     pairs = [

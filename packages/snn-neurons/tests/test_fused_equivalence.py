@@ -48,7 +48,8 @@ def _make(kind: str, **kw) -> BaseNode:
 
 
 def _option_grid():
-    for v_reset, detach, store in itertools.product((None, 0.0, -0.1), (False, True), (False, True)):
+    flags = (False, True)
+    for v_reset, detach, store in itertools.product((None, 0.0, -0.1), flags, flags):
         base = dict(v_reset=v_reset, detach_reset=detach, store_v_seq=store)
         yield "IF", base
         for decay_input in (True, False):

@@ -70,8 +70,9 @@ def _why_not(name: str, neuron: Any, x_seq: torch.Tensor | None) -> str | None:
 def _missing_backend_hint(name: str) -> str:
     if name == "triton":
         return (
-            "the triton backend is not available: install Triton (pip install 'snn-neurons[triton]') "
-            "and use CUDA tensors, or set TRITON_INTERPRET=1 before importing triton to run on CPU"
+            "the triton backend is not available: install Triton "
+            "(pip install 'snn-neurons[triton]') and use CUDA tensors, or set "
+            "TRITON_INTERPRET=1 before importing triton to run on CPU"
         )
     return (
         "the cupy backend is not available: it needs CUDA tensors and CuPy "

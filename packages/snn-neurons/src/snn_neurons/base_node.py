@@ -5,8 +5,9 @@ input and state:
 
 - :meth:`BaseNode.charge` ``(x, v) -> h`` — the subthreshold update ``H[t] = f(V[t-1], X[t])``;
 - :meth:`BaseNode.fire` ``h -> s`` — ``S[t] = Θ(H[t] - V_th)`` through the surrogate;
-- :meth:`BaseNode.reset_potential` ``(h, s) -> v`` — hard reset ``V[t] = H[t](1 - S[t]) + V_reset S[t]``
-  or, with ``v_reset=None``, soft reset ``V[t] = H[t] - V_th S[t]``.
+- :meth:`BaseNode.reset_potential` ``(h, s) -> v`` — hard reset
+  ``V[t] = H[t](1 - S[t]) + V_reset S[t]`` or, with ``v_reset=None``, soft reset
+  ``V[t] = H[t] - V_th S[t]``.
 
 The stateful methods of the reference API (``neuronal_charge``, ``neuronal_fire``,
 ``neuronal_reset``, ``single_step_forward``) call these functions; the multi-step
