@@ -128,3 +128,22 @@ def test_interrupted_save_leaves_the_previous_checkpoint(
         save_checkpoint(model, path)
     assert sha256_of(path) == sha
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_bundled_weights_reproduce_the_stated_accuracy(capsys: pytest.CaptureFixture[str]) -> None:
+    from snn_zoo import get_pretrained_cfg
+
+    card = get_pretrained_cfg("spikformer_digits")
+    assert main(["eval", "--model", "spikformer_digits", "--pretrained"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["test_acc"] >= 0.95
+    assert 100 * result["test_acc"] == pytest.approx(card["reported_accuracy"], abs=0.25)
+
+
+def test_bundled_weights_are_checked_against_the_card_sha256() -> None:
+    from snn_zoo import create_model
+
+    with pytest.raises(ValueError, match="does not match the sha256"):
+        create_model(
+            "spikformer_digits", pretrained=True, pretrained_cfg_overlay={"sha256": "0" * 64}
+        )

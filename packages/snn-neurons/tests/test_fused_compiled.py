@@ -91,10 +91,10 @@ def test_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch):
 
 def test_torch_compile_of_a_network_with_neurons():
     torch.manual_seed(0)
-    net = nn.Sequential(nn.Linear(6, 5), LIFNode(step_mode="m"))
+    net = nn.Sequential(nn.Linear(6, 5), LIFNode(step_mode="m")).double()
     eager = copy.deepcopy(net)
     compiled = torch.compile(net)
-    x = torch.randn(3, 4, 6)
+    x = torch.randn(3, 4, 6, dtype=torch.float64)
     out = compiled(x)
     out.sum().backward()
     ref = eager(x)
