@@ -199,3 +199,14 @@ def test_straight_through_surrogates_are_identity_when_not_spiking() -> None:
     x = torch.tensor([-2.0, 0.0, 3.0])
     assert PoissonPass(spiking=False)(x) is x
     assert DeterministicPass(spiking=False)(x) is x
+
+
+def test_torch_func_grad_and_vmap_work_through_the_spike() -> None:
+    from snn_core.surrogate import ATan
+
+    sg = ATan()
+    x = torch.linspace(-2.0, 2.0, 9, dtype=torch.float64)
+    grad = torch.func.grad(lambda x: sg(x).sum())(x)
+    torch.testing.assert_close(grad, sg.derivative(x))
+    batch = torch.stack([x, -x])
+    torch.testing.assert_close(torch.func.vmap(sg)(batch), (batch >= 0).to(batch.dtype))

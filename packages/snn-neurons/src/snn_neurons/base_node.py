@@ -186,6 +186,11 @@ class BaseNode(SimpleBaseNode):
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         check_multi_step_input(x_seq)
+        if x_seq.shape[0] == 0:  # no time steps: no spikes, the state is unchanged
+            self.init_memory_like("v", x_seq.new_zeros(x_seq.shape[1:]))
+            if self.store_v_seq:
+                self.v_seq = x_seq.new_zeros(x_seq.shape)
+            return x_seq.new_zeros(x_seq.shape)
         v0 = self.v
         # A fresh state is the constant reset value: the fused path then need not save it.
         self._v_init_fill = float(v0) if isinstance(v0, (int, float)) else None

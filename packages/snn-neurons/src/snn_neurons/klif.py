@@ -61,15 +61,6 @@ class KLIFNode(BaseNode):
     def dynamics_params(self) -> tuple[torch.Tensor, ...]:
         return (self.k,)
 
-    def fused_multi_step(
-        self, x_seq: torch.Tensor, v: torch.Tensor, need_v_seq: bool
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        if self.scale_reset:
-            # The scaled reset reads k, and the fused path differentiates only the tensors
-            # that charge reads; the single-step loop runs this configuration.
-            return NotImplemented
-        return super().fused_multi_step(x_seq, v, need_v_seq)
-
     def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         h = lif_charge(x, v, 1.0 / self.tau, self.decay_input, self.v_reset)
         return torch.relu(self.k * h)

@@ -28,14 +28,21 @@ def heaviside(x: torch.Tensor) -> torch.Tensor:
 
 
 class _SurrogateSpike(torch.autograd.Function):
-    """Forward: ``surrogate.spike_forward(x)``; backward: ``grad * surrogate.derivative(x)``."""
+    """Forward: ``surrogate.spike_forward(x)``; backward: ``grad * surrogate.derivative(x)``.
+
+    Written with ``setup_context`` so that ``torch.func`` transforms (``grad``, ``vmap``,
+    ``jacrev``) work through it.
+    """
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, surrogate: SurrogateFunctionBase) -> torch.Tensor:
-        if x.requires_grad:
-            ctx.save_for_backward(x)
-        ctx.surrogate = surrogate
+    def forward(x: torch.Tensor, surrogate: SurrogateFunctionBase) -> torch.Tensor:
         return surrogate.spike_forward(x)
+
+    @staticmethod
+    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+        x, surrogate = inputs
+        ctx.save_for_backward(x)
+        ctx.surrogate = surrogate
 
     @staticmethod
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor | None, None]:
@@ -43,6 +50,11 @@ class _SurrogateSpike(torch.autograd.Function):
             return None, None
         (x,) = ctx.saved_tensors
         return grad_output * ctx.surrogate.derivative(x), None
+
+    @staticmethod
+    def vmap(info: Any, in_dims: tuple[Any, ...], x: torch.Tensor, surrogate: Any) -> Any:
+        # Elementwise: apply to the batched tensor as it is.
+        return _SurrogateSpike.apply(x, surrogate), in_dims[0]
 
 
 class SurrogateFunctionBase(nn.Module):
