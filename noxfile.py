@@ -59,6 +59,8 @@ PACKAGES = {
         "zoo/tests",
     ),
 }
+# NVRTC compiles the generated CUDA sources without a GPU; cupy's wheel does not ship it.
+NVRTC = ["nvidia-cuda-nvrtc-cu12"]
 ALL_LOCAL = ["./packages/snn-core", "./packages/snn-neurons", "./packages/snn-layers", "./zoo"]
 
 
@@ -91,12 +93,11 @@ def integration(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def kernels(session: nox.Session) -> None:
     """Generated Triton kernels under TRITON_INTERPRET=1 and CUDA sources through NVRTC."""
-    # NVRTC (to compile the generated CUDA sources without a GPU) is not part of cupy's wheel.
     _install(
         session,
         "./packages/snn-core",
         "./packages/snn-neurons[test,triton,cupy]",
-        "nvidia-cuda-nvrtc-cu12",
+        *NVRTC,
     )
     session.env["TRITON_INTERPRET"] = "1"
     _pytest(session, "./packages/snn-neurons/tests", "-q", "-m", "kernels")
@@ -120,7 +121,7 @@ def docs(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Speed and memory benchmarks; prints tables (never asserts timings)."""
-    _install(session, *ALL_LOCAL)
+    _install(session, *ALL_LOCAL, "./packages/snn-neurons[triton,cupy]", *NVRTC)
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         if script.name.endswith("_gpu.py"):
             continue

@@ -147,3 +147,12 @@ def test_bundled_weights_are_checked_against_the_card_sha256() -> None:
         create_model(
             "spikformer_digits", pretrained=True, pretrained_cfg_overlay={"sha256": "0" * 64}
         )
+
+
+def test_cifar_from_an_empty_directory_says_what_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["train", "--dataset", "cifar10", "--data-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    # Without torchvision: how to install it; with it: torchvision's "not found" for the files.
+    assert "pip install torchvision" in err or "not found" in err.lower()
