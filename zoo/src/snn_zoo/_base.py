@@ -119,6 +119,8 @@ class SpikingClassifier(nn.Module):
         return x
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pool the features of :meth:`forward_features` over space and time and apply the
+        classifier; ``pre_logits=True`` returns the pooled ``[B, D]`` features instead."""
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -166,9 +168,12 @@ class SpikingClassifier(nn.Module):
 
     # ------------------------------------------------------------------ head
     def get_classifier(self) -> nn.Module:
+        """The classifier head (``nn.Identity`` when ``num_classes == 0``)."""
         raise NotImplementedError
 
     def reset_classifier(self, num_classes: int, global_pool: Any = None) -> None:
+        """Replace the head by a fresh one with ``num_classes`` outputs (0: no head, the
+        model returns pooled features); ``global_pool`` is accepted for timm compatibility."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ checkpoints

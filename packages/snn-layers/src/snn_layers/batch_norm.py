@@ -182,10 +182,26 @@ class _ThresholdDependentBatchNormBase(_BatchNorm, MultiStepModule):
         return f"{super().extra_repr()}, alpha={self.alpha}, v_th={self.v_th}, step_mode=m"
 
 
-_TDBN_DOC = r"""Threshold-dependent batch normalization (tdBN) of Zheng et al., "Going Deeper With
+class ThresholdDependentBatchNorm1d(_ThresholdDependentBatchNormBase):
+    r"""tdBN (Zheng et al., AAAI 2021) for ``[T, N, C]`` or ``[T, N, C, L]`` inputs,
+    multi-step only:
+
+    .. math::
+        y = λ \, \frac{x - E[x]}{\sqrt{\mathrm{Var}[x] + ε}} + β, \qquad
+        λ \text{ initialised to } α V_{th},
+
+    with the statistics over time and batch. Args as :class:`ThresholdDependentBatchNorm2d`
+    (``*args, **kwargs`` as :class:`torch.nn.BatchNorm1d`).
+    """
+
+    _nd = 1
+
+
+class ThresholdDependentBatchNorm2d(_ThresholdDependentBatchNormBase):
+    r"""Threshold-dependent batch normalization (tdBN) of Zheng et al., "Going Deeper With
     Directly-Trained Larger Spiking Neural Networks" (AAAI 2021), multi-step only.
 
-    Statistics are taken over time and batch together (input ``<layout>``, folded to
+    Statistics are taken over time and batch together (input ``[T, N, C, H, W]``, folded to
     ``[T*N, ...]``), and the normalised pre-activation is brought to the scale of the next
     layer's threshold:
 
@@ -201,26 +217,23 @@ _TDBN_DOC = r"""Threshold-dependent batch normalization (tdBN) of Zheng et al., 
         alpha: the network-dependent hyper-parameter :math:`α` (1, or
             :math:`1/\sqrt{2}` before a residual addition in the paper).
         v_th: the threshold :math:`V_{th}` of the next spiking layer.
-        *args, **kwargs: as :class:`torch.nn.<torch_name>` (``affine`` must stay ``True``).
+        *args, **kwargs: as :class:`torch.nn.BatchNorm2d` (``affine`` must stay ``True``).
     """
 
-
-def _tdbn_doc(nd: int) -> str:
-    return _TDBN_DOC.replace("<layout>", _LAYOUTS[nd][1]).replace("<torch_name>", f"BatchNorm{nd}d")
-
-
-class ThresholdDependentBatchNorm1d(_ThresholdDependentBatchNormBase):
-    __doc__ = _tdbn_doc(1)
-    _nd = 1
-
-
-class ThresholdDependentBatchNorm2d(_ThresholdDependentBatchNormBase):
-    __doc__ = _tdbn_doc(2)
     _nd = 2
 
 
 class ThresholdDependentBatchNorm3d(_ThresholdDependentBatchNormBase):
-    __doc__ = _tdbn_doc(3)
+    r"""tdBN (Zheng et al., AAAI 2021) for ``[T, N, C, D, H, W]`` inputs, multi-step only:
+
+    .. math::
+        y = λ \, \frac{x - E[x]}{\sqrt{\mathrm{Var}[x] + ε}} + β, \qquad
+        λ \text{ initialised to } α V_{th},
+
+    with the statistics over time and batch. Args as :class:`ThresholdDependentBatchNorm2d`
+    (``*args, **kwargs`` as :class:`torch.nn.BatchNorm3d`).
+    """
+
     _nd = 3
 
 
@@ -320,25 +333,7 @@ class TemporalEffectiveBatchNorm3d(TemporalEffectiveBatchNormNd):
 
 # ------------------------------------------------------------------------------ BNTT
 class _BatchNormThroughTimeBase(MemoryModule):
-    r"""Batch normalization through time (BNTT) of Kim & Panda, "Revisiting Batch
-    Normalization for Training Low-Latency Deep Spiking Neural Networks From Scratch"
-    (Front. Neurosci. 2021).
-
-    One BN per time-step, each with its own statistics (batch and running) and its own
-    scale :math:`γ_t`, and no shift:
-
-    .. math::
-        y[t] = γ_t \, \frac{x[t] - μ_t}{\sqrt{σ_t^2 + ε}}.
-
-    The state ``t`` counts the steps since ``reset()`` and picks ``bn_list[t]``; ``'m'``
-    runs the steps in order, so it equals the single-step loop. Parameters:
-    ``bn_list.{t}.weight`` (and buffers ``bn_list.{t}.running_mean`` / ``running_var``).
-
-    Args:
-        T: the number of time-steps.
-        num_features, eps, momentum, affine, track_running_stats: as the torch BN.
-        step_mode: ``'s'`` or ``'m'``.
-    """
+    """Shared implementation of :class:`BatchNormThroughTime2d` and its 1d / 3d variants."""
 
     bn_type: type[_BatchNorm] = _BatchNorm
     _nd = 2
@@ -390,18 +385,53 @@ class _BatchNormThroughTimeBase(MemoryModule):
 
 
 class BatchNormThroughTime1d(_BatchNormThroughTimeBase):
-    __doc__ = _BatchNormThroughTimeBase.__doc__
+    r"""BNTT (Kim & Panda, Front. Neurosci. 2021) for steps ``[N, C]`` or ``[N, C, L]``: one
+    BN per time-step, with its own statistics and scale and no shift,
+
+    .. math::
+        y[t] = γ_t \, \frac{x[t] - μ_t}{\sqrt{σ_t^2 + ε}}.
+
+    Args as :class:`BatchNormThroughTime2d`.
+    """
+
     bn_type = nn.BatchNorm1d
     _nd = 1
 
 
 class BatchNormThroughTime2d(_BatchNormThroughTimeBase):
-    __doc__ = _BatchNormThroughTimeBase.__doc__
+    r"""Batch normalization through time (BNTT) of Kim & Panda, "Revisiting Batch
+    Normalization for Training Low-Latency Deep Spiking Neural Networks From Scratch"
+    (Front. Neurosci. 2021).
+
+    One BN per time-step, each with its own statistics (batch and running) and its own
+    scale :math:`γ_t`, and no shift:
+
+    .. math::
+        y[t] = γ_t \, \frac{x[t] - μ_t}{\sqrt{σ_t^2 + ε}}.
+
+    The state ``t`` counts the steps since ``reset()`` and picks ``bn_list[t]``; ``'m'``
+    runs the steps in order, so it equals the single-step loop. Parameters:
+    ``bn_list.{t}.weight`` (and buffers ``bn_list.{t}.running_mean`` / ``running_var``).
+
+    Args:
+        T: the number of time-steps.
+        num_features, eps, momentum, affine, track_running_stats: as the torch BN.
+        step_mode: ``'s'`` or ``'m'``.
+    """
+
     bn_type = nn.BatchNorm2d
     _nd = 2
 
 
 class BatchNormThroughTime3d(_BatchNormThroughTimeBase):
-    __doc__ = _BatchNormThroughTimeBase.__doc__
+    r"""BNTT (Kim & Panda, Front. Neurosci. 2021) for steps ``[N, C, D, H, W]``: one BN per
+    time-step, with its own statistics and scale and no shift,
+
+    .. math::
+        y[t] = γ_t \, \frac{x[t] - μ_t}{\sqrt{σ_t^2 + ε}}.
+
+    Args as :class:`BatchNormThroughTime2d`.
+    """
+
     bn_type = nn.BatchNorm3d
     _nd = 3

@@ -157,6 +157,7 @@ class Delay(MemoryModule):
 
     @property
     def delay_steps(self) -> int:
+        """The number of delayed time-steps (read-only)."""
         return self._delay_steps
 
     def extra_repr(self) -> str:

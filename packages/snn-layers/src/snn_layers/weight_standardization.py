@@ -41,7 +41,14 @@ def _check_ws_args(gain: object, eps: object) -> None:
 
 
 class WSConv2d(Conv2d):
-    """:class:`Conv2d` with scaled weight standardization (see module docstring).
+    r""":class:`Conv2d` with scaled weight standardization (Qiao et al. 2019; Brock et al.,
+    ICLR 2021): the convolution uses, instead of its weight :math:`W`,
+
+    .. math::
+        \hat W_i = g_i \, \frac{W_i - \mathrm{mean}(W_i)}{\sqrt{\mathrm{Var}(W_i)\, n_{in} + ε}}
+
+    where the mean and the (unbiased) variance run over the ``n_in = fan_in`` entries of
+    output channel :math:`i` (``in_channels / groups * kH * kW``).
 
     Args:
         gain: learn a per-output-channel gain ``g`` (parameter ``gain``, shape
@@ -96,7 +103,14 @@ class WSConv2d(Conv2d):
 
 
 class WSLinear(Linear):
-    """:class:`Linear` with scaled weight standardization (see module docstring).
+    r""":class:`Linear` with scaled weight standardization (Qiao et al. 2019; Brock et al.,
+    ICLR 2021): the linear map uses, instead of its weight :math:`W`,
+
+    .. math::
+        \hat W_i = g_i \, \frac{W_i - \mathrm{mean}(W_i)}{\sqrt{\mathrm{Var}(W_i)\, n_{in} + ε}}
+
+    where the mean and the (unbiased) variance run over the ``n_in = fan_in`` entries of
+    output row :math:`i` (``in_features``).
 
     Args:
         gain: learn a per-output gain ``g`` (parameter ``gain``, shape ``[out_features, 1]``).

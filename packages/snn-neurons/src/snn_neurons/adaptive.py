@@ -25,7 +25,12 @@ __all__ = ["AdaptBaseNode", "IzhikevichNode"]
 
 
 class AdaptBaseNode(BaseNode):
-    """Base class of neurons with an adaptation current (see the module docstring).
+    """Base class of neurons with an adaptation current ``W``, one Euler step per time-step:
+
+    - ``H[t] = f(V[t-1], X[t] - W[t-1])`` (``f`` is the subclass's :meth:`charge`);
+    - ``W'[t] = W[t-1] + (a (H[t] - V_rest) - W[t-1]) / tau_w``;
+    - ``S[t] = Θ(H[t] - V_th)``, ``V[t]`` reset as in :class:`~snn_neurons.BaseNode`;
+    - ``W[t] = W'[t] + b S[t]``.
 
     Subclasses define :meth:`charge` ``(x, v) -> h`` of the non-adapting neuron; this class
     feeds it ``X[t] - W[t-1]`` and keeps the state ``w``.
@@ -77,12 +82,18 @@ class AdaptBaseNode(BaseNode):
 
     # ---------------------------------------------------------------- reference API
     def neuronal_charge(self, x: torch.Tensor) -> None:
+        """Charge in place with the adaptation current subtracted:
+        ``self.v <- H[t] = f(V[t-1], X[t] - W[t-1])``."""
         self.v = self.charge(x - self.w, self.v)
 
     def neuronal_adaptation(self) -> None:
+        """Subthreshold update in place: ``self.w <- W[t-1] + (a (H[t] - V_rest) - W[t-1]) /
+        tau_w``."""
         self.w = self.adaptation(self.w, self.v)
 
     def neuronal_reset(self, spike: torch.Tensor) -> None:
+        """Reset ``self.v`` as :class:`~snn_neurons.BaseNode`, then add the spike-triggered
+        jump ``W[t] = W'[t] + b S[t]``."""
         super().neuronal_reset(spike)
         self.w = self.w + self.b * spike
 

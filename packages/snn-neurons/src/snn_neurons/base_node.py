@@ -96,12 +96,16 @@ class SimpleBaseNode(MemoryModule):
 
     # ---------------------------------------------------------------- reference API
     def neuronal_charge(self, x: torch.Tensor) -> None:
+        """Charge in place: ``self.v <- H[t] = charge(X[t], V[t-1])``."""
         self.v = self.charge(x, self.v)
 
     def neuronal_fire(self) -> torch.Tensor:
+        """Return the spike ``S[t] = Θ(H[t] - V_th)`` of the charged ``self.v``."""
         return self.fire(self.v)
 
     def neuronal_reset(self, spike: torch.Tensor) -> None:
+        """Reset ``self.v`` after ``spike`` (hard or soft; ``spike`` detached if
+        ``detach_reset``)."""
         spike_d = spike.detach() if self.detach_reset else spike
         self.v = self.reset_potential(self.v, spike_d)
 
@@ -151,6 +155,7 @@ class BaseNode(SimpleBaseNode):
     # ---------------------------------------------------------------- backends
     @property
     def backend(self) -> str:
+        """Multi-step backend name (``'torch'``, ``'triton'`` or ``'cupy'``); settable."""
         return self._backend
 
     @backend.setter
@@ -247,6 +252,7 @@ class NonSpikingBaseNode(MemoryModule, MultiStepModule):
         """``V[t] = f(V[t-1], X[t])``; pure and elementwise."""
 
     def neuronal_charge(self, x: torch.Tensor) -> None:
+        """Charge in place: ``self.v <- charge(X[t], V[t-1])``."""
         self.v = self.charge(x, self.v)
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:

@@ -67,7 +67,11 @@ class _CUBACharge:
 
 
 class CUBALIFNode(_CUBACharge, BaseNode):
-    """Current-based LIF neuron (see the module docstring for the equations).
+    """Current-based LIF neuron (PopSAN, Tang et al., CoRL 2020):
+
+    - ``C[t] = d_c C[t-1] + X[t]`` — synaptic current;
+    - ``H[t] = d_v V[t-1] + C[t]`` — membrane potential;
+    - ``S[t] = Θ(H[t] - V_th)`` and the reset of :class:`~snn_neurons.BaseNode`.
 
     Args:
         c_decay: decay factor ``d_c`` of the synaptic current, in [0, 1].

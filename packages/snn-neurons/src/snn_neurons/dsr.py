@@ -144,7 +144,12 @@ class _DSRBase(MemoryModule):
 
 
 class DSRIFNode(_DSRBase):
-    """IF neuron trained by DSR (see the module docstring); multi-step only.
+    """IF neuron trained by DSR (Meng et al., CVPR 2022); multi-step only.
+
+    Forward: ``V[t] = V[t-1] + X[t]``; a spike of size ``V_th`` is fired (and ``V_th``
+    subtracted) when ``V[t] >= alpha V_th``. Backward: through the representation
+    ``y = clamp(r, 0, V_th)`` of ``r = mean_t X[t]``; every time-step receives the same
+    input gradient.
 
     Args:
         T: number of time-steps; inputs must be ``[T, N, *]``.
@@ -190,7 +195,12 @@ class DSRIFNode(_DSRBase):
 
 
 class DSRLIFNode(_DSRBase):
-    """LIF neuron trained by DSR (see the module docstring); multi-step only.
+    """LIF neuron trained by DSR (Meng et al., CVPR 2022); multi-step only.
+
+    Forward: ``V[t] = b V[t-1] + (1 - b) X[t]``, ``b = exp(-dt / tau)``; a spike of size
+    ``V_th`` is fired (and ``V_th`` subtracted) when ``V[t] >= alpha V_th``, and spikes are
+    divided by ``dt``. Backward: through the representation ``y = clamp(r / tau, 0, V_th /
+    dt)`` of ``r = sum_t w_t X[t] / sum_t w_t``, ``w_t = exp(-(T - t) dt / tau)``.
 
     Args:
         T: number of time-steps; inputs must be ``[T, N, *]``.

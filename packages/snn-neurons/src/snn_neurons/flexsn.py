@@ -287,6 +287,7 @@ class FlexSN(MemoryModule):
 
     @property
     def supported_backends(self) -> tuple[str, ...]:
+        """Backends usable in the current step mode and environment (``'torch'`` always)."""
         if self.step_mode == "s":
             return ("torch",)
         names = ["torch"]

@@ -109,6 +109,7 @@ class GatedLIFNode(MemoryModule):
 
     @property
     def supported_backends(self) -> tuple[str, ...]:
+        """Only ``('torch',)``: GLIF runs as a Python loop over the time-steps."""
         return ("torch",)
 
     def _view(self, p: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

@@ -26,7 +26,14 @@ __all__ = ["KLIFNode"]
 
 
 class KLIFNode(BaseNode):
-    """KLIF neuron (see the module docstring for the equations).
+    """KLIF neuron (Jiang & Zhang, ICASSP 2023): a LIF neuron with a learnable scale ``k``.
+
+    - ``H[t]`` = the LIF charge (as :class:`~snn_neurons.LIFNode`);
+    - ``F[t] = ReLU(k H[t])``, ``S[t] = Θ(F[t] - V_th)``;
+    - ``scale_reset=False``: ``V[t] = F[t](1 - S[t]) + V_reset S[t]`` (hard) or
+      ``F[t] - V_th S[t]`` (soft);
+    - ``scale_reset=True``: ``V[t] = F[t]/k (1 - S[t]) + V_reset S[t]`` (hard) or
+      ``(F[t] - V_th S[t]) / k`` (soft).
 
     Args:
         scale_reset: divide the potential by ``k`` in the reset.

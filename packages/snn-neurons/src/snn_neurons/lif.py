@@ -44,7 +44,19 @@ def _check_bool(name: str, value: Any) -> bool:
 
 
 class SimpleLIFNode(SimpleBaseNode):
-    """Leaky integrate-and-fire neuron, minimal version (see module docstring)."""
+    """Leaky integrate-and-fire neuron, minimal version (no multi-step backends):
+
+    - ``decay_input=True``:  ``H[t] = V[t-1] + (X[t] - (V[t-1] - V_reset)) / tau``;
+    - ``decay_input=False``: ``H[t] = V[t-1] - (V[t-1] - V_reset) / tau + X[t]``;
+
+    ``V_reset`` is 0 in the leak when ``v_reset=None`` (soft reset). Fire and reset as
+    :class:`~snn_neurons.SimpleBaseNode`.
+
+    Args:
+        tau: membrane time constant (> 1).
+        decay_input: whether the input is also divided by ``tau``.
+        Other args as :class:`~snn_neurons.SimpleBaseNode`.
+    """
 
     def __init__(
         self,
@@ -68,7 +80,13 @@ class SimpleLIFNode(SimpleBaseNode):
 
 
 class LIFNode(BaseNode):
-    """Leaky integrate-and-fire neuron (see module docstring for the charge equation).
+    """Leaky integrate-and-fire neuron:
+
+    - ``decay_input=True``:  ``H[t] = V[t-1] + (X[t] - (V[t-1] - V_reset)) / tau``;
+    - ``decay_input=False``: ``H[t] = V[t-1] - (V[t-1] - V_reset) / tau + X[t]``;
+
+    ``V_reset`` is 0 in the leak when ``v_reset=None`` (soft reset). Fire and reset as
+    :class:`~snn_neurons.BaseNode`.
 
     Args:
         tau: membrane time constant (> 1).

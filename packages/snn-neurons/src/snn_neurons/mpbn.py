@@ -32,7 +32,12 @@ __all__ = ["MPBNBaseNode", "MPBNLIFNode"]
 
 
 class MPBNBaseNode(BaseNode):
-    """Base class of neurons with MPBN (see the module docstring).
+    """Base class of neurons with membrane potential batch normalisation (MPBN):
+
+    - ``H'[t] = BN(H[t])``, ``S[t] = Θ(H'[t] - V_th)``, ``V[t]`` = reset of ``H'[t]``.
+
+    :meth:`re_parameterize_v_threshold` folds the BN into a per-channel threshold on the raw
+    potential, ``V~_th = (V_th - beta) sqrt(sigma^2 + eps) / gamma + mu`` (gamma > 0).
 
     Subclasses define :meth:`pre_charge` ``(x, v) -> H``; the charge of this class is
     ``BN(pre_charge(x, v))``. Inputs are ``[N, C]`` (``out_features=C``, after a linear
@@ -175,6 +180,8 @@ class MPBNBaseNode(BaseNode):
             )
 
     def neuronal_charge(self, x: torch.Tensor) -> None:
+        """Charge in place, ``self.v <- BN(H[t])``; after re-parameterisation, in training
+        mode, also re-estimates the folded ``mu, sigma^2`` from the batch."""
         self.v = self.charge(x, self.v)
         if self.fold_bn and not self.learnable_vth and self.training:
             self.compute_running_stats(self.v)

@@ -183,6 +183,7 @@ class NoisyBaseNode(_NoiseSchedule, BaseNode):
         self.cn_s = cn[:, :, self.num_node :]
 
     def cancel_load(self) -> None:
+        """Drop the noise of :meth:`load_colored_noise`; the scheduled noise is used again."""
         self.cn_v = None
         self.cn_s = None
 
@@ -365,6 +366,7 @@ class NoisyNonSpikingBaseNode(_NoiseSchedule, NonSpikingBaseNode):
         self.cn = cn
 
     def cancel_load(self) -> None:
+        """Drop the noise of :meth:`load_colored_noise`; the scheduled noise is used again."""
         self.cn = None
 
     def extra_repr(self) -> str:

@@ -278,6 +278,7 @@ class SlidingPSN(MemoryModule):
 
     @property
     def backend(self) -> str:
+        """The multi-step backend, ``'gemm'`` or ``'conv'``; settable."""
         return self._backend
 
     @backend.setter

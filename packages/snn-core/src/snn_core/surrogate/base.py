@@ -97,6 +97,7 @@ class SurrogateFunctionBase(nn.Module):
         return {name: getattr(self, name) for name in self._param_names}
 
     def set_spiking_mode(self, spiking: bool) -> None:
+        """Switch forward between spikes (``True``) and the smooth :meth:`primitive`."""
         if not isinstance(spiking, bool):
             raise TypeError(f"spiking must be a bool, got {spiking!r}")
         self.spiking = spiking
