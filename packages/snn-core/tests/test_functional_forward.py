@@ -115,6 +115,29 @@ def test_seq_to_ann_forward_gradient_matches_loop():
     torch.testing.assert_close(g1, g2)
 
 
+def test_seq_to_ann_forward_takes_and_returns_tuples_like_a_loop():
+    torch.manual_seed(6)
+    a, b = torch.randn(3, 2, 4), torch.randn(3, 2, 4)
+    lin = nn.Linear(4, 5)
+
+    def two_in_two_out(p, q):
+        return lin(p) * q.sum(1, keepdim=True), p - q
+
+    first, second = functional.seq_to_ann_forward((a, b), [two_in_two_out])
+    for t in range(3):
+        ref_first, ref_second = two_in_two_out(a[t], b[t])
+        torch.testing.assert_close(first[t], ref_first)
+        torch.testing.assert_close(second[t], ref_second)
+    assert first.shape == (3, 2, 5) and second.shape == (3, 2, 4)
+    # a chain: the tuple goes to the first callable, its output to the next
+    y = functional.seq_to_ann_forward((a, b), [lambda p, q: p + q, torch.tanh])
+    torch.testing.assert_close(y, torch.tanh(a + b))
+    with pytest.raises(ValueError, match=r"share their leading \[T, N\] dimensions"):
+        functional.seq_to_ann_forward((a, b[:, :1]), lambda p, q: p)
+    with pytest.raises(TypeError, match=r"x_seq\[1\] must be a torch.Tensor"):
+        functional.seq_to_ann_forward((a, 1.0), lambda p, q: p)
+
+
 def test_forward_helpers_reject_bad_inputs():
     with pytest.raises(ValueError, match=r"at least 2 dimensions \(\[T, N, \*\]\)"):
         functional.seq_to_ann_forward(torch.zeros(4), nn.Identity())

@@ -56,8 +56,10 @@ def test_kernel_dot_product_rejects_bad_arguments():
         functional.kernel_dot_product(x, x, "gaussian")
     with pytest.raises(TypeError, match="kernel 'linear' takes no extra argument"):
         functional.kernel_dot_product(x, x, "linear", 2.0)
-    with pytest.raises(ValueError, match="sigma must be non-zero"):
+    with pytest.raises(ValueError, match="sigma must be positive, got 0.0"):
         functional.kernel_dot_product(x, x, "gaussian", 0.0)
+    with pytest.raises(ValueError, match="sigma must be positive, got -1.0"):
+        functional.kernel_dot_product(x, x, "gaussian", -1.0)
     with pytest.raises(ValueError, match="same vector dimension M"):
         functional.kernel_dot_product(x, torch.randn(2, 4))
     with pytest.raises(ValueError, match=r"x must have shape \[N, M\]"):

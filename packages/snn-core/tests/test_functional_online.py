@@ -130,7 +130,8 @@ def test_ottt_online_training_equals_per_step_gradients_with_detached_state(onli
     assert loss_sum.item() == pytest.approx(total, rel=1e-5)
 
 
-def test_fptt_update_rule_matches_the_paper_on_linear_regression():
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+def test_fptt_update_rule_matches_the_paper_on_linear_regression(reduction):
     torch.manual_seed(2)
     model = nn.Linear(2, 1, bias=False).double()
     x_seq = torch.randn(3, 1, 2, dtype=torch.float64)
@@ -142,19 +143,24 @@ def test_fptt_update_rule_matches_the_paper_on_linear_regression():
     w_ra = functional.fptt_online_training_init_w_ra(opt)
     torch.testing.assert_close(w_ra[0][0], w)
 
-    # hand-derived: l_t(w) = (w.x_t - y_t)^2, grad = 2 (w.x_t - y_t) x_t
+    # hand-derived: l_t(w) = (w.x_t - y_t)^2, grad = 2 (w.x_t - y_t) x_t; the regularizer
+    # (alpha/2) R(d) has gradient alpha d / numel ('mean', numel = 2) or alpha d ('sum');
+    # w_bar is not updated after the last step (as in the reference).
+    scale = 0.5 if reduction == "mean" else 1.0
     g_prev = torch.zeros(2, dtype=torch.float64)
     losses = 0.0
     for t in range(3):
         x, y = x_seq[t, 0], target_seq[t, 0, 0]
         losses += ((w @ x - y) ** 2).item()
-        grad = 2 * (w @ x - y) * x + alpha * (w - w_bar - g_prev / (2 * alpha))
+        grad = 2 * (w @ x - y) * x + scale * alpha * (w - w_bar - g_prev / (2 * alpha))
         w = w - lr * grad
-        g_prev = 2 * (w @ x - y) * x
-        w_bar = 0.5 * (w_bar + w) - g_prev / (2 * alpha)
+        if t < 2:
+            g_prev = 2 * (w @ x - y) * x
+            w_bar = 0.5 * (w_bar + w) - g_prev / (2 * alpha)
 
+    kwargs = {} if reduction == "mean" else {"reduction": "sum"}
     loss_sum, y_seq = functional.fptt_online_training(
-        model, opt, x_seq, target_seq, F.mse_loss, alpha, w_ra
+        model, opt, x_seq, target_seq, F.mse_loss, alpha, w_ra, **kwargs
     )
     torch.testing.assert_close(model.weight.detach()[0], w)
     torch.testing.assert_close(w_ra[0][0], w_bar)
@@ -192,6 +198,10 @@ def test_online_training_rejects_bad_arguments():
     w_ra = functional.fptt_online_training_init_w_ra(opt)
     with pytest.raises(ValueError, match="alpha must be a positive number"):
         functional.fptt_online_training(net, opt, x, y, F.cross_entropy, 0.0, w_ra)
+    with pytest.raises(ValueError, match="reduction must be 'mean' or 'sum', got 'none'"):
+        functional.fptt_online_training(
+            net, opt, x, y, F.cross_entropy, 0.5, w_ra, reduction="none"
+        )
     with pytest.raises(ValueError, match=r"one tensor per optimizer parameter \(4\)"):
         functional.fptt_online_training(net, opt, x, y, F.cross_entropy, 0.1, w_ra[:2])
     with pytest.raises(ValueError, match=r"w_ra\[1\] must have the shape"):
@@ -200,3 +210,66 @@ def test_online_training_rejects_bad_arguments():
         )
     with pytest.raises(TypeError, match="optimizer must be a torch.optim.Optimizer"):
         functional.fptt_online_training_init_w_ra(list(net.parameters()))
+
+
+class Accumulator(MemoryModule):
+    """s[t] = s[t-1] + x[t]; outputs s[t] (a state that makes the re-run point visible)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_memory("s", 0.0)
+
+    def single_step_forward(self, x):
+        self.s = self.init_memory_like("s", x) + x
+        return self.s
+
+
+def test_fptt_gradient_for_w_ra_is_taken_from_the_state_after_the_step():
+    # y_t = s_{t-1} + w x_t with s_t = y_t; l_t = (y_t - d_t)^2; reduction 'mean' over 1 weight.
+    torch.manual_seed(4)
+    model = nn.Sequential(nn.Linear(1, 1, bias=False).double(), Accumulator())
+    x_seq = torch.randn(3, 1, 1, dtype=torch.float64)
+    d_seq = torch.randn(3, 1, 1, dtype=torch.float64)
+    lr, alpha = 0.2, 0.7
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    w_ra = functional.fptt_online_training_init_w_ra(opt)
+    w = model[0].weight.item()
+    w_bar, g_prev, s = w, 0.0, 0.0
+    for t in range(3):
+        x, d = x_seq[t].item(), d_seq[t].item()
+        y = s + w * x
+        w = w - lr * (2 * (y - d) * x + alpha * (w - w_bar - g_prev / (2 * alpha)))
+        s = y  # the state after step t
+        if t < 2:
+            g_prev = 2 * (s + w * x - d) * x  # re-run of step t from s_t, with W_{t+1}
+            w_bar = 0.5 * (w_bar + w) - g_prev / (2 * alpha)
+    functional.fptt_online_training(model, opt, x_seq, d_seq, F.mse_loss, alpha, w_ra)
+    assert model[0].weight.item() == pytest.approx(w, rel=1e-12)
+    assert w_ra[0].item() == pytest.approx(w_bar, rel=1e-12)
+    assert model[1].s.item() == pytest.approx(s, rel=1e-12)
+
+
+def test_ottt_online_training_keeps_the_first_item_of_a_tuple_output():
+    torch.manual_seed(8)
+    base = nn.Sequential(nn.Linear(3, 2), LIF())
+    x_seq, target_seq = torch.rand(4, 3, 3), torch.rand(4, 3, 2)
+
+    class WithExtra(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(x), "extra"
+
+    plain, wrapped = copy.deepcopy(base), WithExtra(copy.deepcopy(base))
+    results = []
+    for net in (plain, wrapped):
+        opt = torch.optim.SGD(net.parameters(), lr=0.3)
+        results.append(
+            functional.ottt_online_training(net, opt, x_seq, target_seq, F.mse_loss, True)
+        )
+    torch.testing.assert_close(results[0][1], results[1][1], rtol=0, atol=0)
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=0, atol=0)
+    for p, q in zip(plain.parameters(), wrapped.parameters()):
+        torch.testing.assert_close(p, q, rtol=0, atol=0)

@@ -121,7 +121,7 @@ _BAD = [
     (sg.Erf, {"alpha": -0.5}, ValueError, "alpha must be a positive number"),
     (sg.PiecewiseLeakyReLU, {"w": 0.0}, ValueError, "w must be a positive number"),
     (sg.PiecewiseLeakyReLU, {"c": None}, TypeError, "c must be a real Python number"),
-    (sg.SquarewaveFourierSeries, {"n": 1}, ValueError, "n must be an int >= 2, got 1"),
+    (sg.SquarewaveFourierSeries, {"n": 0}, ValueError, "n must be an int >= 1, got 0"),
     (sg.SquarewaveFourierSeries, {"n": 2.0}, TypeError, "n must be an int, got 2.0"),
     (sg.SquarewaveFourierSeries, {"T_period": 0}, ValueError, "T_period must be a positive"),
     (sg.S2NN, {"alpha": 0.0}, ValueError, "alpha must be a positive number"),

@@ -85,13 +85,15 @@ _VALUES = [
     # n = 3 adds the 3rd harmonic: g'(1) = 0.5 (cos(pi/4) + cos(3pi/4)) = 0,
     # g(1) = 1/2 + (2/pi)(sin(pi/4) + sin(3pi/4)/3).
     (sg.SquarewaveFourierSeries(n=3), 0.0, 1.0, 0.5),
+    # n = 1 keeps no harmonic: g' = 0, g = 1/2.
+    (sg.SquarewaveFourierSeries(n=1), 0.7, 0.0, 0.5),
     (sg.SquarewaveFourierSeries(n=3), 1.0, 0.0, 0.5 + 2 / math.pi * (1 + 1 / 3) * math.sqrt(0.5)),
     # S2NN, a = 4, b = 1: g' = a sig(a x)(1 - sig(a x)) (x < 0), b / (x + 1) (x >= 0);
-    # g = sig(a x) (x < 0), b ln(x + 1) + 1/2 (x >= 0).
-    (sg.S2NN(), 0.0, 1.0, 0.5),
-    (sg.S2NN(), 1.0, 0.5, math.log(2) + 0.5),
+    # g = sig(a x) (x < 0), b ln(x + 1 + 1e-5) + 1/2 (x >= 0; the reference's constant).
+    (sg.S2NN(), 0.0, 1.0, math.log(1 + 1e-5) + 0.5),
+    (sg.S2NN(), 1.0, 0.5, math.log(2 + 1e-5) + 0.5),
     (sg.S2NN(), -0.5, 4 * _sig(-2) * (1 - _sig(-2)), _sig(-2)),
-    (sg.S2NN(beta=2.0), 3.0, 0.5, 2 * math.log(4) + 0.5),
+    (sg.S2NN(beta=2.0), 3.0, 0.5, 2 * math.log(4 + 1e-5) + 0.5),
     # QPseudoSpike, a = 2: g' = (1 + 2|x|)^{-2}; g = 1 - (1 + 2x)^{-1}/2 (x >= 0).
     (sg.QPseudoSpike(), 0.0, 1.0, 0.5),
     (sg.QPseudoSpike(), 0.5, 0.25, 0.75),

@@ -111,8 +111,7 @@ def test_tebn_per_step_scale_is_learnable():
     opt.step()
     assert not torch.equal(m.scale.detach(), torch.ones(T, dtype=torch.float64))
     assert set(m.state_dict()) == {
-        "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var", "bn.num_batches_tracked",
-        "scale",
+        "weight", "bias", "running_mean", "running_var", "num_batches_tracked", "scale",
     }  # fmt: skip
 
 
@@ -228,3 +227,27 @@ def test_neunorm_bad_inputs():
         m(torch.randn(N + 1, 3, 2, 2))
     with pytest.raises(ValueError, match=r"k must be a number in \[0, 1\)"):
         L.NeuNorm(3, 2, 2, k=1.0)
+
+
+def test_tebn_state_dict_has_bn_entries_at_top_level_and_loads_both_layouts() -> None:
+    torch.manual_seed(0)
+    m = L.TemporalEffectiveBatchNorm2d(3, 2, step_mode="m")
+    with torch.no_grad():
+        m.bn.weight.copy_(torch.tensor([1.5, 0.5]))
+        m.bn.running_mean.copy_(torch.tensor([0.3, -0.1]))
+        m.scale.copy_(torch.tensor([1.0, 2.0, 3.0]))
+    sd = m.state_dict()
+    assert set(sd) == {
+        "weight",
+        "bias",
+        "running_mean",
+        "running_var",
+        "num_batches_tracked",
+        "scale",
+    }
+    for layout in (sd, {("bn." + k if k != "scale" else k): v for k, v in sd.items()}):
+        other = L.TemporalEffectiveBatchNorm2d(3, 2, step_mode="m")
+        other.load_state_dict(layout)
+        torch.testing.assert_close(other.bn.weight, m.bn.weight)
+        torch.testing.assert_close(other.bn.running_mean, m.bn.running_mean)
+        torch.testing.assert_close(other.scale, m.scale)

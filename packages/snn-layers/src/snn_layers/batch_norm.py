@@ -238,6 +238,23 @@ class ThresholdDependentBatchNorm3d(_ThresholdDependentBatchNormBase):
 
 
 # ------------------------------------------------------------------------------ TEBN
+def _flatten_bn_entries(module: nn.Module, state_dict: dict, prefix: str, local_metadata) -> None:
+    """State-dict post-hook of TEBN: ``{prefix}bn.X`` -> ``{prefix}X``."""
+    inner = prefix + "bn."
+    for key in [k for k in state_dict if k.startswith(inner)]:
+        state_dict[prefix + key[len(inner) :]] = state_dict.pop(key)
+
+
+def _nest_bn_entries(module: nn.Module, state_dict: dict, prefix: str) -> None:
+    """In place, ``{prefix}X`` -> ``{prefix}bn.X`` for the entries of TEBN's BN."""
+    names = [n for n, _ in module.bn.named_parameters(recurse=False)]
+    names += [n for n, _ in module.bn.named_buffers(recurse=False)]
+    for name in names:
+        key = prefix + name
+        if key in state_dict and prefix + "bn." + name not in state_dict:
+            state_dict[prefix + "bn." + name] = state_dict.pop(key)
+
+
 class TemporalEffectiveBatchNormNd(MemoryModule):
     r"""Temporal effective batch normalization (TEBN) of Duan et al., "Temporal Effective
     Batch Normalization in Spiking Neural Networks" (NeurIPS 2022).
@@ -251,7 +268,10 @@ class TemporalEffectiveBatchNormNd(MemoryModule):
     ``'m'``: input ``[T, N, C, *]`` with ``T`` equal to the constructor's ``T``; BN over all
     ``T*N`` samples. ``'s'``: one step ``[N, C, *]`` at a time; BN over that step's batch,
     scaled by ``k[t]`` where the state ``t`` counts the steps since ``reset()``.
-    Parameters: ``bn.*`` (the :attr:`bn_instance` BN) and ``scale`` (``k``).
+    Parameters: the :attr:`bn_instance` BN (attribute ``bn``) and ``scale`` (``k``). In the
+    state dict the BN's entries sit at the top level (``weight``, ``bias``, ``running_mean``,
+    ``running_var``, ``num_batches_tracked``, ``scale``), the layout of the reference
+    framework's TEBN; state dicts with ``bn.``-prefixed BN entries load too.
 
     Args:
         T: the number of time-steps.
@@ -283,6 +303,7 @@ class TemporalEffectiveBatchNormNd(MemoryModule):
         self.bn = self.bn_instance(num_features, eps, momentum, affine, track_running_stats)
         self.scale = nn.Parameter(torch.ones(self.T))
         self.register_memory("t", 0)
+        self.register_state_dict_post_hook(_flatten_bn_entries)
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_step_input(type(self).__name__, x, self._nd)
@@ -305,6 +326,11 @@ class TemporalEffectiveBatchNormNd(MemoryModule):
             )
         y_seq = fold_forward(self.bn, x_seq)
         return y_seq * self.scale.view(-1, *([1] * (y_seq.dim() - 1)))
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: Any) -> None:
+        # before the children load: move the top-level BN entries under ``bn.``
+        _nest_bn_entries(self, state_dict, prefix)
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def extra_repr(self) -> str:
         return f"T={self.T}, step_mode={self.step_mode}"
@@ -358,6 +384,7 @@ class _BatchNormThroughTimeBase(MemoryModule):
         for bn in self.bn_list:
             bn.bias = None  # BNTT learns no shift
         self.register_memory("t", 0)
+        self.register_state_dict_post_hook(_flatten_bn_entries)
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         _check_step_input(type(self).__name__, x, self._nd)

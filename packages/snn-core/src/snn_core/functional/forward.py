@@ -9,6 +9,7 @@ modules, which is exact and runs all steps at once. The ``t_last_*`` variants ta
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
@@ -38,9 +39,12 @@ def _as_chain(module: Modules, name: str) -> list[Callable]:
     return chain
 
 
-def _run_chain(chain: list[Callable], x: torch.Tensor) -> torch.Tensor:
+def _run_chain(chain: list[Callable], x: torch.Tensor | tuple[torch.Tensor, ...]) -> Any:
+    """Apply ``chain`` in order; a tuple ``x`` is unpacked into the first callable's arguments."""
+    args = x if isinstance(x, tuple) else (x,)
     for m in chain:
-        x = m(x)
+        x = m(*args)
+        args = (x,)
     return x
 
 
@@ -100,7 +104,9 @@ def chunk_multi_step_forward(
     return torch.cat([multi_step_module(x) for x in torch.split(x_seq, split_size)], dim=0)
 
 
-def seq_to_ann_forward(x_seq: torch.Tensor, stateless_module: Modules) -> torch.Tensor:
+def seq_to_ann_forward(
+    x_seq: torch.Tensor | tuple[torch.Tensor, ...], stateless_module: Modules
+) -> torch.Tensor | tuple[torch.Tensor, ...]:
     """Apply stateless module(s) to all time-steps at once.
 
     ``[T, N, *]`` is folded into ``[T*N, *]``, passed through ``stateless_module`` (a module,
@@ -108,18 +114,40 @@ def seq_to_ann_forward(x_seq: torch.Tensor, stateless_module: Modules) -> torch.
     ``[T, N, *out]``. Equal to looping the module over ``t`` for any module that treats
     samples independently (not for batch norm in training mode, whose statistics then
     cover all ``T*N`` samples).
+
+    ``x_seq`` may also be a tuple of tensors sharing ``[T, N]``: each is folded and they are
+    passed as the first module's positional arguments; a tuple output is unfolded item by
+    item (as in the reference).
     """
-    _check_seq(x_seq, "x_seq", "[T, N, *]", 2, 0)
+    if isinstance(x_seq, tuple):
+        if not x_seq:
+            raise ValueError("x_seq must be a tensor or a non-empty tuple of tensors [T, N, *]")
+        for i, item in enumerate(x_seq):
+            _check_seq(item, f"x_seq[{i}]", "[T, N, *]", 2, 0)
+        lead = tuple(x_seq[0].shape[:2])
+        if any(tuple(item.shape[:2]) != lead for item in x_seq[1:]):
+            raise ValueError(
+                "the tensors of x_seq must share their leading [T, N] dimensions, got shapes "
+                f"{[tuple(item.shape) for item in x_seq]}"
+            )
+        x: torch.Tensor | tuple[torch.Tensor, ...] = tuple(item.flatten(0, 1) for item in x_seq)
+    else:
+        _check_seq(x_seq, "x_seq", "[T, N, *]", 2, 0)
+        lead = tuple(x_seq.shape[:2])
+        x = x_seq.flatten(0, 1)
     chain = _as_chain(stateless_module, "stateless_module")
-    T, N = x_seq.shape[0], x_seq.shape[1]
-    y = _run_chain(chain, x_seq.flatten(0, 1))
-    if not isinstance(y, torch.Tensor) or y.dim() < 1 or y.shape[0] != T * N:
-        got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-        raise ValueError(
-            f"stateless_module must map [T*N, *] = [{T * N}, ...] to a tensor with first "
-            f"dimension T*N = {T * N} (T={T}, N={N}), got {got}"
-        )
-    return y.reshape(T, N, *y.shape[1:])
+    T, N = lead
+    y = _run_chain(chain, x)
+    outputs = y if isinstance(y, tuple) else (y,)
+    for item in outputs:
+        if not isinstance(item, torch.Tensor) or item.dim() < 1 or item.shape[0] != T * N:
+            got = tuple(item.shape) if isinstance(item, torch.Tensor) else type(item).__name__
+            raise ValueError(
+                f"stateless_module must map [T*N, *] = [{T * N}, ...] to tensor(s) with first "
+                f"dimension T*N = {T * N} (T={T}, N={N}), got {got}"
+            )
+    unfolded = tuple(item.unflatten(0, (T, N)) for item in outputs)
+    return unfolded if isinstance(y, tuple) else unfolded[0]
 
 
 def t_last_seq_to_ann_forward(x_seq: torch.Tensor, stateless_module: Modules) -> torch.Tensor:

@@ -43,8 +43,8 @@ def _kernel_param(kernel: str, args: tuple) -> float | None:
     value = args[0]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"kernel {kernel!r}: {param} must be a number, got {value!r}")
-    if param == "sigma" and value == 0:
-        raise ValueError("kernel 'gaussian': sigma must be non-zero, got 0")
+    if param == "sigma" and not value > 0:
+        raise ValueError(f"kernel 'gaussian': sigma must be positive, got {value!r}")
     return float(value)
 
 
@@ -56,7 +56,9 @@ def kernel_dot_product(x: torch.Tensor, y: torch.Tensor, kernel: str = "linear",
     - ``'linear'``: :math:`κ = x_i^T y_j`;
     - ``'polynomial'``: :math:`κ = (x_i^T y_j)^d`, ``d = args[0]``;
     - ``'sigmoid'``: :math:`κ = \mathrm{sigmoid}(α\, x_i^T y_j)`, ``α = args[0]``;
-    - ``'gaussian'``: :math:`κ = \exp(-\|x_i - y_j\|^2 / (2σ^2))`, ``σ = args[0]``.
+    - ``'gaussian'``: :math:`κ = \exp(-\|x_i - y_j\|^2 / (2σ^2))`, ``σ = args[0] > 0``;
+      the squared distance is clamped at 0 against rounding, so ``κ <= 1`` (the reference
+      can exceed 1 by a rounding error where ``x_i = y_j``).
 
     Args:
         x: ``[N, M]``, N vectors of dimension M.
@@ -82,7 +84,8 @@ def kernel_dot_product(x: torch.Tensor, y: torch.Tensor, kernel: str = "linear",
         return xy.pow(p)
     if kernel == "sigmoid":
         return torch.sigmoid(p * xy)
-    # gaussian: ||x_i - y_j||^2 = |x_i|^2 + |y_j|^2 - 2 x_i.y_j, clamped against rounding
+    # gaussian: ||x_i - y_j||^2 = |x_i|^2 + |y_j|^2 - 2 x_i.y_j, clamped at 0 against rounding
+    # (the reference does not clamp, so its kernel can exceed 1 by an ulp where x_i = y_j)
     d2 = x.square().sum(1, keepdim=True) + y.square().sum(1).unsqueeze(0) - 2.0 * xy
     return torch.exp(-d2.clamp_min(0.0) / (2.0 * p * p))
 
@@ -179,10 +182,14 @@ def temporal_efficient_training_cross_entropy(
         )
     if not 0.0 <= lamb <= 1.0:
         raise ValueError(f"lamb must be in [0, 1], got {lamb!r}")
-    # All time-steps have the same number of terms, so the mean over [T*N, *] is the mean
-    # over t of the per-step means.
-    rep = target.unsqueeze(0).expand(T, *target.shape).flatten(0, 1)
-    loss = F.cross_entropy(x_seq.flatten(0, 1), rep)
+    # All time-steps have the same number of terms, so the mean over [N, T, *] is the mean
+    # over t of the per-step means; the [N, C, T, *] layout is the reference's (same rounding).
+    logits = x_seq.transpose(0, 1).transpose(1, 2)
+    if target.is_floating_point():
+        rep = target.unsqueeze(2).expand(N, C, T, *spatial)
+    else:
+        rep = target.unsqueeze(1).expand(N, T, *spatial)
+    loss = F.cross_entropy(logits, rep)
     if lamb == 0.0:
         return loss
     mse = F.mse_loss(x_seq, torch.full_like(x_seq, float(means)))

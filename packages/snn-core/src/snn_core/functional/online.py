@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from snn_core.base import MemoryModule
@@ -82,6 +83,8 @@ def fptt_online_training(
     f_loss_t: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     alpha: float,
     w_ra: list[torch.Tensor],
+    *,
+    reduction: str = "mean",
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""Train ``model`` on one sequence with Forward Propagation Through Time (FPTT).
 
@@ -90,16 +93,17 @@ def fptt_online_training(
     running average :math:`\bar W` (``w_ra``), with no backpropagation through time:
 
     .. math::
-        W_{t+1} &= W_t - η \nabla_W \Big[\ell_t(W) + \frac{α}{2}
-            \big\|W - \bar W_t - \tfrac{1}{2α} \nabla \ell_{t-1}(W_t)\big\|^2\Big] \\
+        W_{t+1} &= W_t - η \nabla_W \Big[\ell_t(W) + \frac{α}{2} \sum_{W}
+            R\big(W - \bar W_t - \tfrac{1}{2α} \nabla \ell_{t-1}(W_t)\big)\Big] \\
         \bar W_{t+1} &= \tfrac12 (\bar W_t + W_{t+1}) - \tfrac{1}{2α} \nabla \ell_t(W_{t+1})
 
-    (one ``optimizer.step()`` per time-step; :math:`\nabla\ell_{-1} = 0`). The gradient
-    :math:`\nabla \ell_t(W_{t+1})` is taken by re-running step ``t`` from the same state with
-    the updated weights; the state then continues from the first run of step ``t``.
-
-    Unlike the reference, the regularizer is the paper's squared norm (a sum over the
-    elements, not their mean) and :math:`\bar W` is also updated after the last step.
+    (one ``optimizer.step()`` per time-step; :math:`\nabla\ell_{-1} = 0`), where ``R`` is the
+    mean of the squared elements of each parameter tensor (``reduction='mean'``, the
+    reference framework's default) or their sum (``reduction='sum'``, the paper's squared
+    norm), summed over the parameter tensors. As in the reference, the gradient
+    :math:`\nabla \ell_t(W_{t+1})` is taken by running ``model(x_seq[t])`` once more from the
+    state reached after step ``t`` (which is then restored), and :math:`\bar W` and
+    :math:`\nabla\ell` are not updated after the last step.
 
     Args:
         model: network in single-step mode, taking ``x_seq[t]``.
@@ -110,11 +114,13 @@ def fptt_online_training(
         alpha: the regularizer strength :math:`α > 0`.
         w_ra: running average from :func:`fptt_online_training_init_w_ra`, aligned with the
             optimizer's parameters; updated in place (carry it across sequences).
+        reduction: ``'mean'`` (default, as the reference) or ``'sum'`` over the elements of
+            each parameter in the regularizer.
 
     Returns:
         ``(loss_sum, y_seq)``: the sum over t of the task losses :math:`\ell_t` (detached)
-        and the detached outputs ``[T, N, *]``. Call :func:`reset_net` before the next
-        sequence.
+        and the detached outputs ``[T, N, *]`` (the reference returns ``None``). Call
+        :func:`reset_net` before the next sequence.
     """
     params = _optimizer_params(optimizer)
     _check_single_step(model)
@@ -128,6 +134,8 @@ def fptt_online_training(
         )
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not alpha > 0:
         raise ValueError(f"alpha must be a positive number, got {alpha!r}")
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
     if not isinstance(w_ra, list) or len(w_ra) != len(params):
         raise ValueError(
             f"w_ra must be the list from fptt_online_training_init_w_ra(optimizer) with one "
@@ -143,38 +151,39 @@ def fptt_online_training(
 
     memory = [m for m in model.modules() if isinstance(m, MemoryModule)]
     grad_prev = [torch.zeros_like(p) for p in params]
-    losses, y_seq = [], []
-    for t in range(x_seq.shape[0]):
+    T = x_seq.shape[0]
+    loss_sum: torch.Tensor | float = 0.0
+    y_seq = []
+    for t in range(T):
         x_t, target_t = x_seq[t], target_seq[t]
-        detach_net(model)
-        state_before = _snapshot(memory)
 
-        # 1) W_{t+1}: one step on l_t + (alpha/2)||W - w_ra - grad_prev/(2 alpha)||^2
+        # 1) W_{t+1}: one step on l_t + (alpha/2) sum_W R(W - w_ra - grad_prev/(2 alpha))
         optimizer.zero_grad()
         y_t = model(x_t)
         loss_t = _check_scalar_loss(f_loss_t(y_t, target_t))
         reg = sum(
-            (p - (w + g / (2.0 * alpha))).square().sum() for p, w, g in zip(params, w_ra, grad_prev)
+            F.mse_loss(p, w + g / (2.0 * alpha), reduction=reduction)
+            for p, w, g in zip(params, w_ra, grad_prev)
         )
-        (loss_t + 0.5 * alpha * reg).backward()
+        (loss_t + alpha / 2.0 * reg).backward()
         optimizer.step()
         detach_net(model)
         state_after = _snapshot(memory)
-        losses.append(loss_t.detach())
+        loss_sum = loss_sum + loss_t.detach()
         y_seq.append(y_t.detach())
+        optimizer.zero_grad()
 
-        # 2) grad l_t(W_{t+1}) from the same state, then the running average
-        _restore(memory, state_before)
-        optimizer.zero_grad()
-        _check_scalar_loss(f_loss_t(model(x_t), target_t)).backward()
-        with torch.no_grad():
-            for i, p in enumerate(params):
-                g = p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p)
-                grad_prev[i] = g
-                w_ra[i] = 0.5 * (w_ra[i] + p.detach()) - g / (2.0 * alpha)
-        optimizer.zero_grad()
-        _restore(memory, state_after)
-    return torch.stack(losses).sum(), torch.stack(y_seq)
+        # 2) grad l_t(W_{t+1}) (run from the state after step t), then the running average
+        if t < T - 1:
+            _check_scalar_loss(f_loss_t(model(x_t), target_t)).backward()
+            with torch.no_grad():
+                for i, p in enumerate(params):
+                    g = p.grad.detach().clone() if p.grad is not None else torch.zeros_like(p)
+                    grad_prev[i] = g
+                    w_ra[i] = (w_ra[i] + p.detach()) / 2.0 - g / (2.0 * alpha)
+            optimizer.zero_grad()
+            _restore(memory, state_after)
+    return loss_sum, torch.stack(y_seq)
 
 
 def ottt_online_training(
@@ -196,7 +205,8 @@ def ottt_online_training(
     optimizer steps after every time-step, otherwise once after accumulating all steps.
 
     Args:
-        model: network in single-step mode.
+        model: network in single-step mode; if it returns a list or tuple, its first item is
+            the output (as in the reference).
         optimizer: optimizer of the model's parameters.
         x_seq: inputs ``[B, T, *]`` (batch first, as in the reference).
         target_seq: targets ``[B, T, ...]``.
@@ -219,20 +229,23 @@ def ottt_online_training(
             f"target_seq must be a tensor [B, T, ...] with [B, T] = {tuple(x_seq.shape[:2])} "
             f"as in x_seq, got {got}"
         )
-    losses, y_all = [], []
+    batch_loss: torch.Tensor | float = 0.0
+    y_all = []
     if not online:
         optimizer.zero_grad()
     for t in range(x_seq.shape[1]):
         if online:
             optimizer.zero_grad()
         y_t = model(x_seq[:, t])
+        if isinstance(y_t, (list, tuple)):  # (output, ...): keep the output, as the reference
+            y_t = y_t[0]
         loss = _check_scalar_loss(f_loss_t(y_t, target_seq[:, t].contiguous()))
         loss.backward()
         if online:
             optimizer.step()
         detach_net(model)
-        losses.append(loss.detach())
+        batch_loss = batch_loss + loss.detach()
         y_all.append(y_t.detach())
     if not online:
         optimizer.step()
-    return torch.stack(losses).sum(), torch.stack(y_all, dim=1)
+    return batch_loss, torch.stack(y_all, dim=1)

@@ -108,8 +108,9 @@ class PiecewiseLeakyReLU(SurrogateFunctionBase):
         g(x) = \begin{cases} cx + cw, & x < -w \\ \frac{1}{2w}x + \frac{1}{2}, & |x| < w \\
             cx - cw + 1, & x \ge w \end{cases}
 
-    The break points ``|x| = w`` take the tail slope ``c``, as the reference's torch backward
-    does (its docs write the window as closed; ``g`` is continuous either way). Used in
+    As in the reference, the spiking backward :meth:`derivative` gives the break points
+    ``|x| = w`` the tail slope ``c``, while the primitive ``g`` counts them in the window, so
+    autograd of ``g`` (``spiking=False``) gives ``1/(2w)`` there (``g`` is continuous). Used in
     Yin et al. (2017), STBP (Wu et al., 2018), Huh & Sejnowski (2018), Wu et al. (2019),
     STCA (Gu et al., 2019), Roy et al. (2019), LISNN (Cheng et al., 2020) and DECOLLE
     (Kaiser et al., 2020).
@@ -131,7 +132,7 @@ class PiecewiseLeakyReLU(SurrogateFunctionBase):
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
         w, c = self.w, self.c
         tails = torch.where(x < 0, c * x + c * w, c * x + (1.0 - c * w))
-        return torch.where(torch.abs(x) < w, x / (2.0 * w) + 0.5, tails)
+        return torch.where(torch.abs(x) <= w, x / (2.0 * w) + 0.5, tails)
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         return torch.where(torch.abs(x) < self.w, torch.full_like(x, 0.5 / self.w), self.c)
@@ -144,13 +145,13 @@ class S2NN(SurrogateFunctionBase):
         g'(x) = \begin{cases} \alpha\,\mathrm{sigmoid}(\alpha x)(1 - \mathrm{sigmoid}(\alpha x)),
             & x < 0 \\ \frac{\beta}{x + 1}, & x \ge 0 \end{cases}, \qquad
         g(x) = \begin{cases} \mathrm{sigmoid}(\alpha x), & x < 0 \\
-            \beta \ln(x + 1) + \frac{1}{2}, & x \ge 0 \end{cases}
+            \beta \ln(x + 1 + 10^{-5}) + \frac{1}{2}, & x \ge 0 \end{cases}
 
     Suetake et al., "S2NN: Time step reduction of spiking surrogate gradients for training
-    energy efficient single-step neural networks" (arXiv:2201.10879). The reference's
-    docs write ``+1`` in the ``x >= 0`` piece of ``g`` but its code adds ``1/2`` (continuous at
-    0) and evaluates ``log(|x + 1| + 1e-5)``; we use the continuous ``+1/2`` and the exact
-    ``ln(x + 1)``, whose derivative is ``g'``.
+    energy efficient single-step neural networks" (arXiv:2201.10879). ``g`` is the one the
+    reference's code computes (its docs write ``+1`` for ``+1/2``), constant ``10^{-5}``
+    included, so autograd of ``g`` (``spiking=False``) gives ``beta / (x + 1 + 10^{-5})`` for
+    ``x >= 0``, within a relative ``10^{-5}`` of the spiking backward ``g'``.
 
     Args:
         alpha: steepness of the ``x < 0`` sigmoid piece, ``> 0``.
@@ -167,7 +168,7 @@ class S2NN(SurrogateFunctionBase):
         self.beta = _positive(owner, "beta", beta)
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
-        tail = self.beta * torch.log(torch.clamp(x, min=0.0) + 1.0) + 0.5
+        tail = self.beta * torch.log((torch.clamp(x, min=0.0) + 1.0) + 1e-5) + 0.5
         return torch.where(x < 0, torch.sigmoid(self.alpha * x), tail)
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
@@ -282,7 +283,9 @@ class Rect(SurrogateFunctionBase):
             0, & |x| \ge \frac{1}{2\alpha} \end{cases}, \qquad
         g(x) = \mathrm{clip}\left(\alpha x + \frac{1}{2}, 0, 1\right)
 
-    The rectangular surrogate of STBP (Wu et al., Frontiers in Neuroscience 2018).
+    The rectangular surrogate of STBP (Wu et al., Frontiers in Neuroscience 2018). As in the
+    reference, ``g`` is computed as a clamp, whose autograd (``spiking=False``) also gives
+    ``alpha`` at the window edges ``|x| = 1/(2 alpha)``, where :meth:`derivative` gives 0.
 
     Args:
         alpha: height of the window, ``> 0``; its width is ``1 / alpha`` (area 1).
@@ -296,8 +299,7 @@ class Rect(SurrogateFunctionBase):
         self.alpha = _positive(type(self).__name__, "alpha", alpha)
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
-        inside = torch.abs(x) < 0.5 / self.alpha
-        return torch.where(inside, self.alpha * x + 0.5, _step(x))
+        return torch.clamp(self.alpha * x + 0.5, min=0.0, max=1.0)
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         inside = torch.abs(x) < 0.5 / self.alpha

@@ -256,8 +256,8 @@ class SquarewaveFourierSeries(SurrogateFunctionBase):
     harmonics are kept.
 
     Args:
-        n: ``n - 1`` harmonics are summed; an int ``>= 2`` (``n = 1`` would leave no term
-            and a zero gradient).
+        n: ``n - 1`` harmonics are summed; an int ``>= 1`` (``n = 1``, as in the reference,
+            leaves no term: ``g = 1/2`` and a zero gradient).
         T_period: period ``T`` of the square wave, ``> 0``; ``g'(0) = 4 (n - 1) / T``.
         spiking: ``True``: heaviside forward, ``g'`` backward; ``False``: forward is ``g``.
     """
@@ -267,20 +267,20 @@ class SquarewaveFourierSeries(SurrogateFunctionBase):
     def __init__(self, n: int = 2, T_period: float = 8, spiking: bool = True) -> None:
         super().__init__(spiking=spiking)
         owner = type(self).__name__
-        self.n = _integer(owner, "n", n, minimum=2)
+        self.n = _integer(owner, "n", n, minimum=1)
         self.T_period = _positive(owner, "T_period", T_period)
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
         omega = 2.0 * math.pi / self.T_period
-        total = torch.sin(omega * x)
-        for i in range(2, self.n):
+        total = 0.0 * x
+        for i in range(1, self.n):
             c = 2.0 * i - 1.0
             total = total + torch.sin((c * omega) * x) / c
         return 0.5 + (2.0 / math.pi) * total
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         omega = 2.0 * math.pi / self.T_period
-        total = torch.cos(omega * x)
-        for i in range(2, self.n):
+        total = 0.0 * x
+        for i in range(1, self.n):
             total = total + torch.cos(((2.0 * i - 1.0) * omega) * x)
         return (4.0 / self.T_period) * total

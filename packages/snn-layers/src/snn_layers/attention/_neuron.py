@@ -16,7 +16,7 @@ from typing import Any
 from snn_neurons import LIFNode
 from torch import nn
 
-__all__ = ["NeuronFactory", "make_neuron_factory", "set_neurons_backend"]
+__all__ = ["NeuronFactory", "make_neuron_factory", "merge_neuron_args", "set_neurons_backend"]
 
 NeuronFactory = Callable[..., nn.Module]
 
@@ -29,6 +29,59 @@ def _accepts(fn: Callable[..., Any], name: str) -> bool:
     except (TypeError, ValueError):  # builtins / C callables: assume they accept it
         return True
     return name in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
+def merge_neuron_args(
+    owner: str,
+    neuron: NeuronFactory | None,
+    spiking_neuron: NeuronFactory | None,
+    neuron_kwargs: Mapping[str, Any] | None,
+    extra: Mapping[str, Any],
+) -> tuple[NeuronFactory | None, Mapping[str, Any] | None]:
+    """Fold the reference framework's call style into ``(neuron, neuron_kwargs)``.
+
+    The reference framework builds these layers as ``(dim, num_heads, spiking_neuron=None,
+    **kwargs)``, every extra keyword going to the neurons. ``spiking_neuron`` is an alias of
+    ``neuron`` and ``extra`` (the layer's ``**kwargs``) is merged into ``neuron_kwargs``;
+    ``step_mode='m'`` in ``extra`` is accepted and dropped (the neurons are always multi-step).
+    Raises if both aliases are given, if a key is given twice, or if a key of ``extra`` is not a
+    parameter of the neuron.
+    """
+    if spiking_neuron is not None:
+        if neuron is not None:
+            raise TypeError(
+                f"{owner}: give the neuron either as `neuron` or as its alias `spiking_neuron`, "
+                f"not both (got neuron={neuron!r}, spiking_neuron={spiking_neuron!r})"
+            )
+        neuron = spiking_neuron
+    if not extra:
+        return neuron, neuron_kwargs
+    if neuron_kwargs is not None and not isinstance(neuron_kwargs, Mapping):
+        raise TypeError(f"{owner}: neuron_kwargs must be a dict or None, got {neuron_kwargs!r}")
+    extra = dict(extra)
+    if "step_mode" in extra:
+        if extra["step_mode"] != "m":
+            raise ValueError(
+                f"{owner}: step_mode={extra['step_mode']!r} was given, but the neurons of this "
+                f"layer are always multi-step; only step_mode='m' is allowed"
+            )
+        del extra["step_mode"]
+    twice = sorted(set(extra) & set(neuron_kwargs or {}))
+    if twice:
+        raise TypeError(
+            f"{owner}: neuron argument(s) {twice} given both as keywords and in neuron_kwargs; "
+            f"give each once"
+        )
+    cls = LIFNode if neuron is None else neuron
+    if callable(cls):  # a non-callable `neuron` is reported by make_neuron_factory
+        unknown = sorted(k for k in extra if not _accepts(cls, k))
+        if unknown:
+            name = getattr(cls, "__name__", repr(cls))
+            raise TypeError(
+                f"{owner}: unexpected keyword argument(s) {unknown}: neither a parameter of "
+                f"{owner} nor of its neuron {name}"
+            )
+    return neuron, {**(neuron_kwargs or {}), **extra}
 
 
 def make_neuron_factory(

@@ -22,7 +22,13 @@ import torch
 from snn_core.base import MultiStepModule
 from torch import nn
 
-from snn_layers.attention._neuron import NeuronFactory, make_neuron_factory, set_neurons_backend
+from snn_layers.attention._neuron import (
+    NeuronFactory,
+    make_neuron_factory,
+    merge_neuron_args,
+    set_neurons_backend,
+)
+from snn_layers.attention._reference_layout import split_reference_layout
 from snn_layers.attention._tokens import apply_projection, check_dim_heads, to_tokens
 
 __all__ = ["QKAttention", "TokenQKAttention", "ChannelQKAttention"]
@@ -45,8 +51,15 @@ class QKAttention(nn.Module, MultiStepModule):
         neuron: class or factory of the neurons; ``None``:
             ``LIFNode(tau=2.0, detach_reset=True, step_mode='m')``.
         neuron_kwargs: extra arguments of every neuron.
+        spiking_neuron: alias of ``neuron`` (the reference framework's name; give one).
+        **kwargs: more neuron arguments, merged with ``neuron_kwargs`` (the reference
+            framework's call style ``QKAttention(dim, heads, spiking_neuron=..., tau=...)``);
+            each key must be a parameter of the neuron and not in ``neuron_kwargs``.
 
     Parameters follow QKFormer's code: ``q_conv, q_bn, k_conv, k_bn, proj_conv, proj_bn``.
+    State dicts in the reference framework's fused layout (``qk_conv_bn.0.weight`` with
+    ``2 * dim`` output channels ordered ``q | k``, ``qk_conv_bn.1.*`` its BN,
+    ``proj_conv_bn.{0,1}.*``) load too; saving always gives the layout above.
     """
 
     keeps_submodule_step_mode = True
@@ -62,9 +75,14 @@ class QKAttention(nn.Module, MultiStepModule):
         proj_bias: bool = False,
         neuron: NeuronFactory | None = None,
         neuron_kwargs: Mapping[str, Any] | None = None,
+        spiking_neuron: NeuronFactory | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__()
         name = type(self).__name__
+        neuron, neuron_kwargs = merge_neuron_args(
+            name, neuron, spiking_neuron, neuron_kwargs, kwargs
+        )
         check_dim_heads(name, dim, num_heads)
         if qka_type not in _QKA_TYPES:
             raise ValueError(f"{name}: qka_type must be one of {_QKA_TYPES}, got {qka_type!r}")
@@ -118,6 +136,25 @@ class QKAttention(nn.Module, MultiStepModule):
         y = (attn * k).reshape(T, N, C, L)
         y = self.proj_lif(apply_projection(self.proj_conv, self.proj_bn, y))
         return y.reshape(T, N, C, *spatial)
+
+    def _load_from_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: Any,
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        # before the children load from ``state_dict``: the reference framework's fused
+        # ``qk_conv_bn`` / ``proj_conv_bn`` entries -> our separate projections
+        split_reference_layout(
+            self, state_dict, prefix, "qk_conv_bn", ("q", "k"), "conv", error_msgs
+        )
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
     def extra_repr(self) -> str:
         return (
