@@ -141,6 +141,7 @@ def _compare(module, ref_fn, x, atol=1e-9):
     ],
 )
 def test_ssa_matches_reference(proj_type, qkv_bias, proj_bias, shape):
+    torch.manual_seed(3)  # the layers' weights: no dependence on earlier tests
     gen = torch.Generator().manual_seed(0)
     C = shape[2]
     heads = 2
@@ -154,6 +155,7 @@ def test_ssa_matches_reference(proj_type, qkv_bias, proj_bias, shape):
     "cls,qka_type", [(TokenQKAttention, "token"), (ChannelQKAttention, "channel")]
 )
 def test_qk_attention_matches_reference(cls, qka_type):
+    torch.manual_seed(1)  # the layers' weights: no dependence on earlier tests
     gen = torch.Generator().manual_seed(1)
     m = cls(8, 2, proj_bias=True)
     assert m.qka_type == qka_type
