@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-__all__ = ["DistInfo", "init_distributed", "all_reduce_sum", "cleanup"]
+__all__ = ["DistInfo", "init_distributed", "all_reduce_sum", "barrier", "cleanup"]
 
 
 @dataclass
@@ -50,6 +50,12 @@ def all_reduce_sum(values: list[float], info: DistInfo) -> list[float]:
     t = torch.tensor(values, dtype=torch.float64, device=info.device)
     dist.all_reduce(t, op=dist.ReduceOp.SUM)
     return t.tolist()
+
+
+def barrier(info: DistInfo) -> None:
+    """Wait for every process (no-op when not distributed)."""
+    if info.enabled and dist.is_initialized():
+        dist.barrier()
 
 
 def cleanup(info: DistInfo) -> None:

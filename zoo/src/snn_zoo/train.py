@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, DistributedSampler
 
 from snn_zoo._checkpoint import save_checkpoint
 from snn_zoo.data import DataSpec, load_dataset
-from snn_zoo.distributed import DistInfo, all_reduce_sum, cleanup, init_distributed
+from snn_zoo.distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_distributed
 from snn_zoo.monitor import SpikeMonitor
 
 __all__ = ["TrainConfig", "train", "evaluate"]
@@ -160,7 +160,11 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     """Train ``cfg.model`` on ``cfg.dataset``; return the final metrics."""
     info = init_distributed(cfg.device)
     try:
-        return _train(cfg, info)
+        result = _train(cfg, info)
+        # Leave together: rank 0 may still be writing the checkpoint and plots, and a rank
+        # that tears down its gloo threads and exits meanwhile can abort the job.
+        barrier(info)
+        return result
     finally:
         cleanup(info)
 
