@@ -73,6 +73,7 @@ def _masnn_dvs(T=60, classes=11) -> int:
     [
         ("att_ms_resnet18", _att_ms_resnet((2, 2, 2, 2))),
         ("att_ms_resnet34", _att_ms_resnet((3, 4, 6, 3))),
+        ("att_ms_resnet104", _att_ms_resnet((3, 8, 32, 8))),
         ("masnn_dvs128_gesture", _masnn_dvs()),
     ],
 )

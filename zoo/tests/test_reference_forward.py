@@ -53,7 +53,9 @@ class Ref:
             x = lif(self.bn(f"{p}{n}_bn", self.conv(f"{p}{n}_conv", x)))
         return x
 
-    def ssa(self, p, x, heads):
+    def ssa(self, p, x, heads, fold_batch=False):
+        """``fold_batch``: QKFormer's official SSA runs ``proj_lif`` on ``[T*B, C, N]``, i.e.
+        over the flattened ``T*B`` axis as its time axis."""
         T, B, C, H, W = x.shape
         tok = x.flatten(3)
         q, k, v = (
@@ -65,8 +67,10 @@ class Ref:
         )
         y = (q @ k.transpose(-2, -1)) @ v * 0.125
         y = lif(y.transpose(3, 4).reshape(T, B, C, H * W), v_th=0.5)
-        y = lif(self.bn(f"{p}proj_bn", self.conv(f"{p}proj_conv", y)))
-        return y.reshape(T, B, C, H, W)
+        y = self.bn(f"{p}proj_bn", self.conv(f"{p}proj_conv", y))
+        if fold_batch:
+            return lif(y.reshape(T * B, C, H * W)).reshape(T, B, C, H, W)
+        return lif(y).reshape(T, B, C, H, W)
 
     def token_qk(self, p, x, heads):
         T, B, C, H, W = x.shape
@@ -142,7 +146,7 @@ def test_qkformer_imagenet_layout_matches_official_op_order():
         h = h + r.token_qk(f"stage2.{b}.tssa.", h, 4)
         h = h + r.mlp(f"stage2.{b}.mlp.", h)
     h = _embed(r, "patch_embed3.", h, [("proj3", True), ("proj4", False)], -1, 2)
-    h = h + r.ssa("stage3.0.attn.", h, 4)
+    h = h + r.ssa("stage3.0.attn.", h, 4, fold_batch=True)
     h = h + r.mlp("stage3.0.mlp.", h)
     feats = h.flatten(3).mean(3).mean(0)
     expected = F.linear(feats, r.w["head.weight"], r.w["head.bias"])

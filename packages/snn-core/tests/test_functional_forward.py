@@ -132,7 +132,7 @@ def test_seq_to_ann_forward_takes_and_returns_tuples_like_a_loop():
     # a chain: the tuple goes to the first callable, its output to the next
     y = functional.seq_to_ann_forward((a, b), [lambda p, q: p + q, torch.tanh])
     torch.testing.assert_close(y, torch.tanh(a + b))
-    with pytest.raises(ValueError, match=r"share their leading \[T, N\] dimensions"):
+    with pytest.raises(ValueError, match=r"share the same \[T, batch_size\] leading dimensions"):
         functional.seq_to_ann_forward((a, b[:, :1]), lambda p, q: p)
     with pytest.raises(TypeError, match=r"x_seq\[1\] must be a torch.Tensor"):
         functional.seq_to_ann_forward((a, 1.0), lambda p, q: p)

@@ -103,19 +103,19 @@ REFERENCE_SIGNATURES = {
     "Delay": "delay_steps, step_mode='s'",
     "TemporalEffectiveBatchNormNd": (
         "T, num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True,"
-        " step_mode='s'"
+        " device=None, dtype=None, step_mode='m'"
     ),
     "TemporalEffectiveBatchNorm1d": (
         "T, num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True,"
-        " step_mode='s'"
+        " device=None, dtype=None, step_mode='m'"
     ),
     "TemporalEffectiveBatchNorm2d": (
         "T, num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True,"
-        " step_mode='s'"
+        " device=None, dtype=None, step_mode='m'"
     ),
     "TemporalEffectiveBatchNorm3d": (
         "T, num_features, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True,"
-        " step_mode='s'"
+        " device=None, dtype=None, step_mode='m'"
     ),
     "GradwithTrace": "module",
     "SpikeTraceOp": "module",

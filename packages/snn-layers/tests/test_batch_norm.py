@@ -75,7 +75,7 @@ def test_tdbn_bad_arguments_and_inputs():
         L.ThresholdDependentBatchNorm2d(1.0, 1.0, 3, affine=False)
     with pytest.raises(TypeError, match="alpha must be a number"):
         L.ThresholdDependentBatchNorm2d("1", 1.0, 3)
-    with pytest.raises(ValueError, match=r"\[T, N, C, H, W\]"):
+    with pytest.raises(ValueError, match=r"\[T, N, C=3, H, W\]"):
         L.ThresholdDependentBatchNorm2d(1.0, 1.0, 3)(torch.randn(N, 3, 4, 4))
 
 
@@ -116,7 +116,7 @@ def test_tebn_per_step_scale_is_learnable():
 
 
 def test_tebn_single_step_uses_the_step_counter():
-    m = L.TemporalEffectiveBatchNorm2d(T, C).double().eval()
+    m = L.TemporalEffectiveBatchNorm2d(T, C, step_mode="s").double().eval()
     with torch.no_grad():
         m.scale.copy_(torch.tensor([0.5, 1.0, 2.0, 3.0]))
         m.bn.running_mean.copy_(torch.tensor([0.3, -0.1]))
@@ -136,7 +136,7 @@ def test_tebn_bad_inputs():
     with pytest.raises(ValueError, match="T .*positive int"):
         L.TemporalEffectiveBatchNorm2d(0, C)
     with pytest.raises(ValueError, match=r"\[N, C, H, W\]"):
-        L.TemporalEffectiveBatchNorm2d(T, C)(torch.randn(N, C))
+        L.TemporalEffectiveBatchNorm2d(T, C, step_mode="s")(torch.randn(N, C))
     with pytest.raises(TypeError, match="base class"):
         L.TemporalEffectiveBatchNormNd(T, C)
 

@@ -1,4 +1,5 @@
-"""The surface every zoo model shares (timm's): input handling, reset, features, head."""
+"""The surface every zoo model shares (timm's): input handling, reset, features, head,
+gradient checkpointing, parameter groups and timm's standard constructor arguments."""
 
 from __future__ import annotations
 
@@ -8,12 +9,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.utils.checkpoint
 from snn_core import functional
 from torch import nn
 
 from snn_zoo._blocks import check_positive_int
 
-__all__ = ["SpikingClassifier"]
+__all__ = ["SpikingClassifier", "reject_unplaced", "check_global_pool"]
 
 _logger = logging.getLogger("snn_zoo")
 
@@ -43,7 +45,18 @@ class SpikingClassifier(nn.Module):
     Input ``[B, C, H, W]`` (a static image, repeated over ``T`` steps) or
     ``[T, B, C, H, W]`` (a sequence, e.g. event frames); output ``[B, num_classes]``, the
     classifier applied to features averaged over time and space. Every forward starts from
-    reset neuron state (``functional.reset_net``), so repeated calls are independent.
+    reset neuron state (``functional.reset_net``), so repeated calls are independent, and
+    ends with the state detached (``functional.detach_net``): after a forward the model holds
+    no autograd graph, so ``copy.deepcopy`` and timm's ``ModelEmaV3`` work mid-training.
+
+    timm's model surface: :meth:`set_grad_checkpointing` (each stage module is recomputed
+    in backward, from reset neuron state, so gradients equal those without checkpointing),
+    :meth:`group_matcher` (layer-wise lr decay), :meth:`no_weight_decay`. timm's standard
+    constructor arguments (``drop_rate``, ``drop_path_rate``, ``proj_drop_rate``,
+    ``attn_drop_rate``, ``pos_drop_rate``, ``patch_drop_rate``, ``drop_block_rate``,
+    ``global_pool``, ``bn_momentum``, ``bn_eps``) are accepted by every model: with timm's
+    meaning where the architecture has the place for them, and as an error naming the
+    reason for a non-zero value where it has not (see :func:`reject_unplaced`).
 
     Subclasses build their layers, then set ``feature_info`` and implement
     :meth:`stage_modules` (the feature stages in order), :meth:`forward_head`,
@@ -64,6 +77,7 @@ class SpikingClassifier(nn.Module):
         self.in_chans = check_positive_int(owner, "in_chans", in_chans)
         self.feature_info: list[dict[str, Any]] = []
         self.pretrained_cfg: dict[str, Any] = {}
+        self.grad_checkpointing = False
         self._register_load_state_dict_pre_hook(_adapt_official_state_dict, with_module=True)
 
     # ------------------------------------------------------------------ input
@@ -100,6 +114,72 @@ class SpikingClassifier(nn.Module):
         functional.reset_net(self)
         return seq
 
+    def _finish(self) -> None:
+        """Drop the autograd graph from the neuron states (the graph itself keeps what
+        backward needs), so that the model can be deep-copied after a forward."""
+        functional.detach_net(self)
+
+    def _run(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Apply a stage module, under gradient checkpointing when it is enabled."""
+        if self.grad_checkpointing and torch.is_grad_enabled() and not torch.jit.is_scripting():
+            # No early stop: the recomputation must run to the end, where the neuron state
+            # is detached again, or the state would keep the recomputed graph.
+            with torch.utils.checkpoint.set_checkpoint_early_stop(False):
+                return torch.utils.checkpoint.checkpoint(
+                    _fresh_call, module, x, use_reentrant=False
+                )
+        return module(x)
+
+    # ------------------------------------------------------------------ timm's surface
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Recompute every stage module (patch embeddings, blocks) in backward instead of
+        keeping its activations. Each neuron runs all ``T`` steps in one multi-step call
+        from reset state, so the recomputation starts from the state of the first forward
+        and gradients are those without checkpointing. As with any recomputation, a
+        BatchNorm in training mode updates its running statistics once more."""
+        if not isinstance(enable, bool):
+            raise TypeError(f"set_grad_checkpointing: enable must be a bool, got {enable!r}")
+        self.grad_checkpointing = enable
+
+    def group_matcher(self, coarse: bool = False) -> dict[str, Any]:
+        """timm's parameter grouping (layer-wise lr decay): the first stage module is the
+        ``stem``; each later stage module (``coarse=False``) or stage (``coarse=True``) is
+        one group of ``blocks``, in forward order; the head (unmatched) comes last."""
+        names = {id(m): n for n, m in self.named_modules()}
+        stages = self.stage_modules()
+        blocks: list[tuple[str, tuple[int]]] = []
+        k = 0
+        for s, stage in enumerate(stages):
+            for j, module in enumerate(stage):
+                if s == 0 and j == 0:
+                    continue
+                blocks.append((rf"^{re.escape(names[id(module)])}\.", (s if coarse else k,)))
+                k += 1
+        return dict(stem=rf"^{re.escape(names[id(stages[0][0])])}\.", blocks=blocks)
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameters timm's optimizers exempt from weight decay besides 1-d ones (biases,
+        norms, neuron parameters such as PLIF's ``w``): none in these models."""
+        return set()
+
+    def set_bn_options(self, momentum: float | None = None, eps: float | None = None) -> None:
+        """Set ``momentum`` / ``eps`` of every BatchNorm (timm's ``bn_momentum`` / ``bn_eps``)."""
+        owner = type(self).__name__
+        if momentum is not None:
+            if isinstance(momentum, bool) or not isinstance(momentum, (int, float)):
+                raise TypeError(f"{owner}: bn_momentum must be a float in (0, 1], got {momentum!r}")
+            if not 0.0 < momentum <= 1.0:
+                raise ValueError(f"{owner}: bn_momentum must be in (0, 1], got {momentum!r}")
+        if eps is not None:
+            if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
+                raise ValueError(f"{owner}: bn_eps must be a float > 0, got {eps!r}")
+        for m in self.modules():
+            if isinstance(m, nn.modules.batchnorm._BatchNorm):
+                if momentum is not None:
+                    m.momentum = float(momentum)
+                if eps is not None:
+                    m.eps = float(eps)
+
     # ------------------------------------------------------------------ stages
     @classmethod
     def num_feature_stages(cls, **config: Any) -> int:
@@ -115,7 +195,8 @@ class SpikingClassifier(nn.Module):
         x = self._start(x)
         for stage in self.stage_modules():
             for module in stage:
-                x = module(x)
+                x = self._run(module, x)
+        self._finish()
         return x
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
@@ -124,7 +205,9 @@ class SpikingClassifier(nn.Module):
         raise NotImplementedError
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_head(self.forward_features(x))
+        out = self.forward_head(self.forward_features(x))
+        self._finish()
+        return out
 
     def forward_intermediates(
         self,
@@ -147,9 +230,10 @@ class SpikingClassifier(nn.Module):
             if (stop_early or intermediates_only) and i > last:
                 break
             for module in stage:
-                x = module(x)
+                x = self._run(module, x)
             if i in take:
                 intermediates.append(x.mean(0))
+        self._finish()
         if intermediates_only:
             return intermediates
         return x, intermediates
@@ -180,6 +264,44 @@ class SpikingClassifier(nn.Module):
     def adapt_official_tensor(self, key: str, value: torch.Tensor) -> torch.Tensor:
         """Hook for official tensors stored in another shape; identity by default."""
         return value
+
+
+def _fresh_call(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``module(x)`` from reset neuron state, leaving no graph in the state (the function a
+    checkpointed stage runs, in forward and again in backward)."""
+    functional.reset_net(module)
+    y = module(x)
+    functional.detach_net(module)
+    return y
+
+
+def reject_unplaced(owner: str, **given: tuple[Any, str]) -> None:
+    """Accept timm's standard arguments that the architecture has no place for only at
+    their neutral value (``None`` / ``0``); otherwise raise, naming the reason.
+
+    ``given`` maps an argument name to ``(value, why the architecture cannot apply it)``.
+    """
+    for name, (value, why) in given.items():
+        if value is None or (
+            isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0
+        ):
+            continue
+        raise ValueError(f"{owner}: {name}={value!r} is not supported ({why}); leave it at 0")
+
+
+def check_global_pool(
+    owner: str,
+    global_pool: Any,
+    allowed: tuple[str, ...] = ("avg",),
+    why: str = "the features are averaged over tokens and time",
+) -> str | None:
+    """timm's ``global_pool``: ``None`` (the model's own pooling) or one of ``allowed``."""
+    if global_pool is None:
+        return allowed[0] if allowed else None
+    if global_pool in allowed:
+        return global_pool
+    what = f"None or one of {allowed}" if allowed else "None"
+    raise ValueError(f"{owner}: global_pool must be {what} ({why}), got {global_pool!r}")
 
 
 def _adapt_official_state_dict(

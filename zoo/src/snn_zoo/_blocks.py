@@ -26,6 +26,8 @@ __all__ = [
     "seq_apply",
     "ResidualBlock",
     "drop_path_rates",
+    "check_rate",
+    "dropout",
 ]
 
 
@@ -185,21 +187,29 @@ class ResidualBlock(nn.Module):
     """``x + attn(x)``, then ``x + mlp(x)`` (Spikformer Eq. 7-8, QKFormer Eq. 9-10).
 
     The attention is stored under ``attn_name`` (``'attn'``, ``'ssa'`` or ``'tssa'`` in the
-    official codes) so checkpoints keep their keys.
+    official codes) so checkpoints keep their keys. ``proj_drop`` is timm's
+    ``proj_drop_rate``: dropout on each branch's output (the attention's projection and the
+    MLP) before stochastic depth and the residual sum; ``drop_path`` the stochastic depth.
     """
 
     def __init__(
-        self, attn_name: str, attn: nn.Module, mlp: nn.Module, drop_path: float = 0.0
+        self,
+        attn_name: str,
+        attn: nn.Module,
+        mlp: nn.Module,
+        drop_path: float = 0.0,
+        proj_drop: float = 0.0,
     ) -> None:
         super().__init__()
         self._attn_name = attn_name
         setattr(self, attn_name, attn)
         self.mlp = mlp
+        self.proj_drop = dropout(proj_drop)
         self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.drop_path(getattr(self, self._attn_name)(x))
-        return x + self.drop_path(self.mlp(x))
+        x = x + self.drop_path(self.proj_drop(getattr(self, self._attn_name)(x)))
+        return x + self.drop_path(self.proj_drop(self.mlp(x)))
 
 
 def drop_path_rates(owner: str, drop_path_rate: float, n: int) -> list[float]:
@@ -213,3 +223,17 @@ def drop_path_rates(owner: str, drop_path_rate: float, n: int) -> list[float]:
     if n == 1:
         return [float(drop_path_rate)]
     return [drop_path_rate * i / (n - 1) for i in range(n)]
+
+
+def check_rate(owner: str, name: str, value: Any) -> float:
+    """A dropout rate: a number in ``[0, 1)``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{owner}: {name} must be a float in [0, 1), got {value!r}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{owner}: {name} must be in [0, 1), got {value!r}")
+    return float(value)
+
+
+def dropout(p: float) -> nn.Module:
+    """``nn.Dropout(p)``, or ``nn.Identity`` for ``p = 0`` (no extra module in the repr)."""
+    return nn.Dropout(p) if p > 0 else nn.Identity()

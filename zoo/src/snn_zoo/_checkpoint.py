@@ -1,8 +1,9 @@
 """Reading and writing checkpoints: safetensors, or torch files read with ``weights_only=True``.
 
-Official checkpoints are usually training snapshots (``{'state_dict': ..., 'args': ...}``
-from timm's trainer, ``{'model': ...}`` from MAE-style scripts, ``module.``-prefixed keys
-from ``DataParallel``). :func:`load_state_dict_file` finds the weights in them; the model's
+Official checkpoints are usually training snapshots (``{'state_dict': ..., 'args':
+Namespace}`` from timm's trainer, ``{'model': ..., 'args': Namespace}`` from MAE- and
+SpikingJelly-style scripts, ``{'net': ...}`` from MA-SNN's, ``module.``-prefixed keys from
+``DataParallel``). :func:`load_state_dict_file` finds the weights in them; the model's
 load hook (see ``SpikingClassifier``) maps the official layout onto the model.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -29,19 +31,23 @@ _WRAPPER_KEYS = ("state_dict", "model", "module", "net")
 
 
 def _torch_load(path: Path) -> Any:
-    # Training snapshots of timm-based code pickle their argparse.Namespace; it only holds
-    # plain values, so it is allow-listed. Nothing else beyond tensors and containers is.
-    safe = getattr(torch.serialization, "safe_globals", None)
+    # Training snapshots of timm / MAE / SpikingJelly-style scripts pickle their
+    # argparse.Namespace of command-line arguments; it only holds plain values, so it is
+    # allow-listed. Nothing else beyond tensors and containers is.
+    serialization = torch.serialization
     try:
-        if safe is not None:
-            with safe([argparse.Namespace]):
+        if hasattr(serialization, "safe_globals"):  # torch >= 2.5: scoped to this call
+            with serialization.safe_globals([argparse.Namespace]):
                 return torch.load(path, map_location="cpu", weights_only=True)
+        if hasattr(serialization, "add_safe_globals"):  # torch 2.4: process-wide
+            serialization.add_safe_globals([argparse.Namespace])
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # UnpicklingError and friends: name the cause and the way out
         raise ValueError(
             f"cannot read {str(path)!r} with torch.load(weights_only=True): {exc}. snn-zoo "
-            f"never unpickles arbitrary objects; if you trust the file, re-save its state dict "
-            f"as safetensors (snn_zoo.save_checkpoint) and load that"
+            f"never unpickles arbitrary objects (argparse.Namespace is allowed from torch 2.4 "
+            f"on); if you trust the file, re-save its state dict as safetensors "
+            f"(snn_zoo.save_checkpoint) and load that"
         ) from exc
 
 
@@ -50,6 +56,11 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file not found: {str(path)!r}")
+    if path.stat().st_size == 0:
+        raise ValueError(
+            f"checkpoint file {str(path)!r} is empty (0 bytes): it was never written or its "
+            f"save was cut short; save or download it again"
+        )
     if path.suffix == ".safetensors":
         from safetensors.torch import load_file
 
@@ -127,9 +138,14 @@ def save_checkpoint(
     if name:
         meta["snn_zoo_variant"] = str(name)
     meta.update(metadata or {})
-    tmp = path.with_name(path.name + ".tmp")
+    # A unique temporary name per process and call: concurrent saves to one path never
+    # write to (or rename away) each other's temporary file; the last rename wins whole.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         save_file(state, str(tmp), metadata=meta)
+        mask = os.umask(0)  # safetensors creates 0600 files; give the usual permissions
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         os.replace(tmp, path)
     finally:
         if tmp.exists():

@@ -1,4 +1,9 @@
-"""``snn-zoo bench``: speed, memory, firing rates, synaptic operations and energy."""
+"""``snn-zoo bench``: speed, memory, firing rates, synaptic operations and energy.
+
+What is measured is stated with the numbers: the weights (random unless given) and the
+input batch (digits test images or N(0, 1) noise). Firing rates, SOPs and energy of random
+weights on noise describe an untrained network, not a model's real cost.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +15,38 @@ import torch
 
 from snn_zoo.monitor import E_AC_PJ, E_MAC_PJ, SpikeMonitor, SynapticOpCounter
 
-__all__ = ["bench_model"]
+__all__ = ["bench_model", "bench_inputs"]
 
 
 def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def bench_inputs(
+    kind: str, input_shape: tuple[int, ...], batch_size: int
+) -> tuple[torch.Tensor | None, str]:
+    """The input batch for ``kind`` (``'digits'``, ``'random'`` or ``'auto'``) and its
+    description; ``None`` means N(0, 1) noise drawn by :func:`bench_model`."""
+    if kind not in ("auto", "digits", "random"):
+        raise ValueError(f"input must be 'auto', 'digits' or 'random', got {kind!r}")
+    is_digits = tuple(input_shape) == (1, 8, 8)
+    if kind == "auto":
+        kind = "digits" if is_digits else "random"
+    if kind == "random":
+        return None, "random N(0, 1) noise"
+    if not is_digits:
+        raise ValueError(
+            f"input='digits' needs a model taking 1x8x8 images, this one takes "
+            f"{'x'.join(map(str, input_shape))}; use --input random"
+        )
+    from snn_zoo.data import load_dataset
+
+    test = load_dataset("digits").test
+    n = min(batch_size, len(test))
+    x = torch.stack([test[i][0] for i in range(n)])
+    if n < batch_size:
+        x = x.repeat((batch_size + n - 1) // n, 1, 1, 1)[:batch_size]
+    return x, f"the first {n} images of the digits test split"
 
 
 def bench_model(
@@ -24,14 +56,20 @@ def bench_model(
     steps: int = 5,
     train: bool = False,
     device: str = "cpu",
+    inputs: torch.Tensor | None = None,
 ) -> dict[str, Any]:
     """Measure images/s (inference, or training step with ``train=True``), peak memory,
-    firing rates, SOPs and the energy estimate for one batch of random inputs."""
+    firing rates, SOPs and the energy estimate for one batch: ``inputs`` if given, else
+    N(0, 1) noise of ``input_shape``."""
     if batch_size < 1 or steps < 1:
         raise ValueError(f"batch_size and steps must be >= 1, got {batch_size}, {steps}")
     dev = torch.device(device)
     model = model.to(dev)
-    x = torch.randn(batch_size, *input_shape, device=dev)
+    if inputs is None:
+        x = torch.randn(batch_size, *input_shape, device=dev)
+    else:
+        x = inputs.to(dev)
+        batch_size = x.shape[0]
     model.train(train)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)

@@ -153,6 +153,12 @@ def load_dataset(
     if dataset not in DATASETS:
         raise ValueError(f"dataset must be one of {DATASETS}, got {dataset!r}")
     if dataset == "digits":
+        if data_dir is not None:
+            others = ", ".join(d for d in DATASETS if d != "digits")
+            raise ValueError(
+                f"--data-dir {data_dir!r} is not used by dataset 'digits' (it ships with "
+                f"scikit-learn); drop --data-dir, or pick the --dataset it holds ({others})"
+            )
         return _digits()
     data_dir = _check_dir(data_dir, dataset)
     if dataset in ("dvs128-gesture", "nmnist"):

@@ -63,14 +63,22 @@ def plot_raster(raster: dict[str, torch.Tensor], path: Path, title: str = "") ->
 
 
 def plot_firing_rates(rates: dict[str, float], path: Path) -> None:
-    """Mean firing rate per spiking layer."""
+    """Mean firing rate per spiking layer: one horizontal bar per layer, its full name
+    written beside it at a readable size (the figure grows with the number of layers)."""
     plt = _plt()
     names = list(rates)
-    fig, ax = plt.subplots(figsize=(max(6, 0.4 * len(names)), 4))
-    ax.bar(range(len(names)), [rates[n] for n in names])
-    ax.set_xticks(range(len(names)))
-    ax.set_xticklabels(names, rotation=70, ha="right", fontsize=6)
-    ax.set(ylabel="firing rate (spikes / neuron / step)", title="Per-layer firing rates")
+    values = [rates[n] for n in names]
+    width = 4.0 + 0.075 * max((len(n) for n in names), default=10)
+    fig, ax = plt.subplots(figsize=(width, 1.2 + 0.32 * max(len(names), 1)))
+    ax.barh(range(len(names)), values, color="tab:blue")
+    ax.set_yticks(range(len(names)))
+    ax.set_yticklabels(names, fontsize=9)
+    ax.invert_yaxis()  # network order, top to bottom
+    top = max(values, default=0.0)
+    for i, v in enumerate(values):
+        ax.text(v + 0.01 * max(top, 1e-3), i, f"{v:.3f}", va="center", fontsize=8)
+    ax.set_xlim(0, max(top * 1.18, 1e-3))
+    ax.set(xlabel="firing rate (spikes / neuron / step)", title="Per-layer firing rates")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=120)
     plt.close(fig)

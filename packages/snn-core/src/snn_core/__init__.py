@@ -1,14 +1,17 @@
 """snn-core: step modes, stateful modules, surrogate gradients and functional helpers."""
 
-from snn_core import base, functional, surrogate
+from snn_core import anomaly, base, encoding, functional, monitor, surrogate
 from snn_core.base import MemoryModule, MultiStepModule, SingleStepModule, StepModule
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "anomaly",
     "base",
     "functional",
     "surrogate",
+    "encoding",
+    "monitor",
     "StepModule",
     "SingleStepModule",
     "MultiStepModule",

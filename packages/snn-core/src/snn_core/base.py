@@ -1,9 +1,17 @@
-"""Step modes and stateful modules.
+"""Step modes, stateful modules and the functional-forward protocol.
 
 Every stateful or wrapped module in the framework derives from :class:`StepModule`
 (step-mode bookkeeping) and, if it keeps state over time, from :class:`MemoryModule`.
 
 Tensor layout: single-step input is ``[N, *]``; multi-step input is ``[T, N, *]``.
+
+A stateful module can also run as a pure function of ``(inputs, states)``:
+:meth:`MemoryModule.functional_forward` (implemented by defining
+:meth:`MemoryModule.single_step_functional_forward`), or :func:`to_functional_forward` for
+any module. Such functions work under ``torch.func`` (``functional_call``, ``vmap``,
+``grad``) and ``torch.compile``. :func:`named_memories`, :func:`memories`,
+:func:`extract_memories` and :func:`load_memories` read and write the states of a whole
+network (they live in ``snn_core/_functional_forward.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +30,11 @@ __all__ = [
     "MemoryModule",
     "check_step_mode",
     "check_multi_step_input",
+    "named_memories",
+    "memories",
+    "extract_memories",
+    "load_memories",
+    "to_functional_forward",
 ]
 
 STEP_MODES = ("s", "m")
@@ -104,6 +117,14 @@ class MemoryModule(nn.Module, StepModule):
     ``forward`` dispatches to :meth:`single_step_forward` (``step_mode='s'``) or
     :meth:`multi_step_forward` (``step_mode='m'``); the default multi-step forward loops
     the single-step forward over the first dimension.
+
+    Functional forward: a subclass may instead define its step as a pure function,
+    :meth:`single_step_functional_forward` ``(inputs, states) -> (outputs, new_states)``
+    (and optionally :meth:`multi_step_functional_forward` and :meth:`materialize_states`).
+    Then the default :meth:`single_step_forward` and :meth:`multi_step_forward` run it on
+    the registered states and write the new states back, and :meth:`functional_forward`
+    runs it on states the caller passes, leaving the module untouched. ``states`` is a
+    tuple in the order of registration (``self._memories``), this module's own states only.
     """
 
     def __init__(self) -> None:
@@ -130,6 +151,20 @@ class MemoryModule(nn.Module, StepModule):
             self._memories_persistent.add(name)
         else:
             self._memories_persistent.discard(name)
+
+    def set_reset_value(self, name: str, value: Any) -> None:
+        """Make ``value`` (deep-copied) the value :meth:`reset` restores state ``name`` to."""
+        if name not in self._memories:
+            raise KeyError(f"{name} is not a registered memory of {type(self).__name__}")
+        self._memories_rv[name] = copy.deepcopy(value)
+
+    def get_reset_value(self, name: str) -> Any:
+        """The value :meth:`reset` restores state ``name`` to (not a copy)."""
+        if name not in self._memories:
+            raise KeyError(f"{name} is not a registered memory of {type(self).__name__}")
+        if name not in self._memories_rv:
+            raise KeyError(f"{name} has no reset value; call set_reset_value({name!r}, value)")
+        return self._memories_rv[name]
 
     def reset(self) -> None:
         """Restore every state to its registered reset value."""
@@ -171,12 +206,141 @@ class MemoryModule(nn.Module, StepModule):
                 )
         return value
 
+    # ---------------------------------------------------------------- functional forward
+    def materialize_states(
+        self, inputs: tuple[Any, ...], states: tuple[Any, ...], step_mode: str
+    ) -> tuple[Any, ...]:
+        """Turn ``states`` into what the functional step needs (default: unchanged).
+
+        Override to build input-dependent tensors from number or ``None`` states, e.g.
+        ``torch.zeros_like(x)``. ``inputs`` are the whole inputs of the call: in step mode
+        ``'m'`` take the shape of one step, ``inputs[0][0]``. Must not modify the module's
+        states or ``states``.
+        """
+        return states
+
+    def single_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """One step as a pure function: ``(inputs, states) -> (outputs, new_states)``.
+
+        ``inputs`` holds the ``[N, *]`` inputs, ``states`` this module's states in
+        registration order; both tuples are returned as tuples. Must not modify the
+        module's states or ``states``. Subclasses implement it to get
+        :meth:`functional_forward`.
+        """
+        raise NotImplementedError(
+            f"{type(self).__name__} does not implement single_step_functional_forward; "
+            "use snn_core.base.to_functional_forward(module) for a functional form of its "
+            "stateful forward"
+        )
+
+    def multi_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """All ``T`` steps as a pure function; dimension 0 of every input is time.
+
+        The default runs :meth:`single_step_functional_forward` on ``inputs[i][t]`` for
+        ``t = 0..T-1`` and stacks each output over time. Subclasses with a faster sequence
+        path may override it.
+        """
+        if not inputs:
+            raise ValueError("multi_step_functional_forward needs at least one input tensor")
+        check_multi_step_input(inputs[0], name="inputs[0]", min_dim=1)
+        steps = []
+        for t in range(inputs[0].shape[0]):
+            outputs, states = self.single_step_functional_forward(
+                tuple(x[t] for x in inputs), states, **kwargs
+            )
+            steps.append(outputs)
+        return tuple(torch.stack(seq) for seq in zip(*steps, strict=True)), states
+
+    def functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """Run this module on explicit ``states`` without touching its own: returns
+        ``(outputs, new_states)``.
+
+        Calls :meth:`materialize_states`, then :meth:`single_step_functional_forward`
+        (``step_mode='s'``) or :meth:`multi_step_functional_forward` (``'m'``). ``inputs``
+        and ``states`` are tuples, ``states`` in registration order (``self._memories``).
+        A pure function of its arguments and the parameters, so it works with
+        ``torch.func.functional_call``, ``vmap``, ``grad`` and ``torch.compile``.
+        """
+        inputs = self._check_functional_args(inputs, states)
+        states = self.materialize_states(inputs, tuple(states), self.step_mode)
+        if self.step_mode == "s":
+            return self.single_step_functional_forward(inputs, states, **kwargs)
+        return self.multi_step_functional_forward(inputs, states, **kwargs)
+
+    def _check_functional_args(self, inputs: Any, states: Any) -> tuple[Any, ...]:
+        name = type(self).__name__
+        if not isinstance(inputs, (tuple, list)):
+            raise TypeError(
+                f"{name}.functional_forward: inputs must be a tuple of inputs, e.g. (x,), "
+                f"got {type(inputs).__name__}"
+            )
+        if not isinstance(states, (tuple, list)):
+            raise TypeError(
+                f"{name}.functional_forward: states must be a tuple of {len(self._memories)} "
+                f"states {tuple(self._memories)}, got {type(states).__name__}"
+            )
+        if len(states) != len(self._memories):
+            raise ValueError(
+                f"{name}.functional_forward: expected {len(self._memories)} states "
+                f"{tuple(self._memories)}, got {len(states)}"
+            )
+        return tuple(inputs)
+
+    def _implements_functional_forward(self) -> bool:
+        """Whether the subclass defines its step functionally (so forward can use it)."""
+        cls = type(self)
+        return (
+            cls.single_step_functional_forward is not MemoryModule.single_step_functional_forward
+            or cls.multi_step_functional_forward is not MemoryModule.multi_step_functional_forward
+        )
+
+    def _run_functional(self, inputs: tuple[Any, ...], step_mode: str, **kwargs: Any) -> Any:
+        """Run the functional step on the registered states and store the new states."""
+        states = self.materialize_states(inputs, tuple(self._memories.values()), step_mode)
+        if step_mode == "s":
+            outputs, new_states = self.single_step_functional_forward(inputs, states, **kwargs)
+        else:
+            outputs, new_states = self.multi_step_functional_forward(inputs, states, **kwargs)
+        if len(new_states) != len(self._memories):
+            raise ValueError(
+                f"{type(self).__name__}: the functional forward returned {len(new_states)} "
+                f"states, but the module registers {len(self._memories)} "
+                f"{tuple(self._memories)}"
+            )
+        for name, value in zip(tuple(self._memories), new_states, strict=True):
+            self._memories[name] = value
+        return outputs[0] if len(outputs) == 1 else outputs
+
     # ---------------------------------------------------------------- forward
     def single_step_forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError(f"{type(self).__name__} does not implement single_step_forward")
+        """One step on the registered states.
+
+        The default runs :meth:`single_step_functional_forward` on ``(x, *args)`` and the
+        registered states and stores the new states; it returns the single output, or the
+        tuple of outputs if there are several.
+        """
+        if self._implements_functional_forward():
+            return self._run_functional((x, *args), "s", **kwargs)
+        raise NotImplementedError(
+            f"{type(self).__name__} implements neither single_step_forward nor "
+            "single_step_functional_forward"
+        )
 
     def multi_step_forward(self, x_seq: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
-        """Loop :meth:`single_step_forward` over ``x_seq[t]`` and stack the outputs."""
+        """All steps of ``x_seq`` (``[T, N, *]``) on the registered states.
+
+        If the subclass defines a functional step, runs :meth:`multi_step_functional_forward`
+        and stores the new states; otherwise loops :meth:`single_step_forward` over
+        ``x_seq[t]`` and stacks the outputs.
+        """
+        if self._implements_functional_forward():
+            return self._run_functional((x_seq, *args), "m", **kwargs)
         check_multi_step_input(x_seq)
         y_seq = [self.single_step_forward(x_seq[t], *args, **kwargs) for t in range(x_seq.shape[0])]
         return torch.stack(y_seq)
@@ -254,3 +418,13 @@ class MemoryModule(nn.Module, StepModule):
 
     def extra_repr(self) -> str:
         return StepModule.extra_repr(self)
+
+
+# The network-level functions need MemoryModule, so they are imported after it is defined.
+from snn_core._functional_forward import (  # noqa: E402
+    extract_memories,
+    load_memories,
+    memories,
+    named_memories,
+    to_functional_forward,
+)

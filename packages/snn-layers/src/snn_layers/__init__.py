@@ -4,10 +4,13 @@ Import from the top level (``from snn_layers import SeqToANNContainer``); the su
 are private and may move.
 """
 
+# the reference framework's submodule paths (layer.container, layer.bn, ...), as aliases
+from snn_layers import bn, container, online_learning, stateless_wrapper  # noqa: F401
 from snn_layers.attention import (
     ChannelQKAttention,
     MultiDimensionalAttention,
     QKAttention,
+    SpikeDrivenSelfAttention,
     SpikingSelfAttention,
     TemporalWiseAttention,
     TokenQKAttention,
@@ -55,8 +58,12 @@ from snn_layers.pooling import (
     MaxPool1d,
     MaxPool2d,
     MaxPool3d,
+    MaxUnpool1d,
+    MaxUnpool2d,
+    MaxUnpool3d,
     Upsample,
 )
+from snn_layers.spike_slots import SpikeCountToBinary, TemporalBinSum
 from snn_layers.weight_standardization import WSConv2d, WSLinear
 from snn_layers.wrappers import BatchNorm1d, BatchNorm2d, BatchNorm3d, Flatten, GroupNorm, Linear
 
@@ -82,6 +89,9 @@ __all__ = [
     "MaxPool1d",
     "MaxPool2d",
     "MaxPool3d",
+    "MaxUnpool1d",
+    "MaxUnpool2d",
+    "MaxUnpool3d",
     "AvgPool1d",
     "AvgPool2d",
     "AvgPool3d",
@@ -124,6 +134,10 @@ __all__ = [
     "QKAttention",
     "TokenQKAttention",
     "ChannelQKAttention",
+    "SpikeDrivenSelfAttention",
+    # integer spike counts <-> binary slots
+    "SpikeCountToBinary",
+    "TemporalBinSum",
     # misc
     "SynapseFilter",
     "PrintShapeModule",

@@ -4,6 +4,12 @@ A stateless layer treats the samples of a batch independently, so running it on
 ``[T*N, *]`` and unfolding to ``[T, N, *]`` equals looping it over ``t`` — in one call.
 (Batch norm in training mode is the exception by design: its statistics then cover all
 ``T*N`` samples.)
+
+The unfolded input is checked against the layer before folding (number of dimensions and
+feature size, a few integer compares), so that a missing ``T`` or a wrong channel count is
+reported with the ``[T, N, *]`` shapes the user passed, not torch's folded ``[T*N, *]``
+ones. The table of what each torch layer needs lives in ``snn_core.functional.forward``,
+shared with ``functional.seq_to_ann_forward``.
 """
 
 from __future__ import annotations
@@ -13,6 +19,13 @@ from typing import Any
 
 import torch
 from snn_core.base import StepModule
+from snn_core.functional.forward import (  # one table of layer input needs, in snn-core
+    _check_layer_input,
+    _input_spec,
+    _shape_error,
+    _Spec,
+)
+from torch import nn
 
 __all__: list[str] = []
 
@@ -28,9 +41,23 @@ def _check_seq_dims(
     if not ok:
         allowed = " or ".join(str(d) for d in dims) if dims else f"at least {min_dim}"
         raise ValueError(
-            f"{owner} in step_mode='m' expects x_seq of shape {layout} ({allowed} "
-            f"dimensions), got shape {tuple(x_seq.shape)}"
+            f"{owner} in step_mode='m' expected x with shape {layout} ({allowed} "
+            f"dimensions), got {list(x_seq.shape)}"
         )
+
+
+def check_first_layer(owner: str, x_seq: Any, container: nn.Module, t_last: bool = False) -> None:
+    """Check the multi-step input of ``container`` against its first child (see the module
+    doc). ``t_last``: ``x_seq`` is ``[N, *, T]``."""
+    _check_seq_dims(owner, x_seq, None, "[N, *, T]" if t_last else "[T, N, *]")
+    first = next(iter(container._modules.values()), None)
+    if first is None:
+        return
+    who = f"{owner}: its first module "
+    if t_last:
+        _check_layer_input(x_seq.movedim(-1, 0), first, who, "x_seq", True, tuple(x_seq.shape))
+    else:
+        _check_layer_input(x_seq, first, who, "x_seq")
 
 
 def _unfold(y: Any, T: int, N: int) -> Any:
@@ -57,25 +84,39 @@ class SeqFoldWrapper(StepModule):
 
     Put it first among the bases (``class Conv2d(SeqFoldWrapper, nn.Conv2d)``) so that its
     ``forward`` runs: ``'s'`` calls the torch layer on ``[N, *]``; ``'m'`` checks that the
-    input is ``[T, N, *]`` with :attr:`seq_dims` dimensions and folds time into the batch
-    (one call of the torch layer). Parameters, buffers and their names are the torch
-    layer's, so torch state dicts load unchanged.
+    input ``[T, N, *]`` fits the torch layer (:attr:`seq_spec`, taken from the torch base
+    class: number of dimensions, channel / feature size) and folds time into the batch (one
+    call of the torch layer). Parameters, buffers and their names are the torch layer's, so
+    torch state dicts load unchanged.
     """
 
-    #: allowed numbers of dimensions of a multi-step input (``None``: any >= seq_min_dim)
-    seq_dims: tuple[int, ...] | None = None
-    seq_min_dim: int = 2
-    #: the layout shown in error messages
-    seq_layout: str = "[T, N, *]"
+    #: what a multi-step input must look like (set per subclass from its torch base class)
+    seq_spec: _Spec | None = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "seq_spec" not in cls.__dict__:
+            cls.seq_spec = _input_spec(cls)
 
     def _step_forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
         """The torch layer's forward on one step ``[N, *]``."""
         return super(StepModule, self).forward(x, *args, **kwargs)  # type: ignore[misc]
 
+    def _check_seq_input(self, x: Any) -> None:
+        spec = self.seq_spec
+        if spec is None:
+            _check_seq_dims(type(self).__name__, x, None, "[T, N, *]")
+        elif not isinstance(x, torch.Tensor):
+            raise TypeError(
+                f"{type(self).__name__} expects a torch.Tensor [T, N, *], got {type(x).__name__}"
+            )
+        elif not spec.fits(x, self):
+            raise _shape_error("", "x", x, spec, self, suffix=" in step_mode='m'")
+
     def forward(self, x: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
         if self.step_mode == "s":
             return self._step_forward(x, *args, **kwargs)
-        _check_seq_dims(type(self).__name__, x, self.seq_dims, self.seq_layout, self.seq_min_dim)
+        self._check_seq_input(x)
         return fold_forward(self._step_forward, x, *args, **kwargs)
 
     def extra_repr(self) -> str:

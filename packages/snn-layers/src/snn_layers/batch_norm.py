@@ -20,6 +20,8 @@ from typing import Any
 
 import torch
 from snn_core.base import MemoryModule, MultiStepModule
+from snn_core.functional import neunorm_step
+from snn_core.functional.forward import _input_spec, _shape_error
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -44,6 +46,23 @@ _LAYOUTS = {
     2: ((5,), "[T, N, C, H, W]"),
     3: ((6,), "[T, N, C, D, H, W]"),
 }
+
+
+_BN_SPECS = {
+    1: _input_spec(nn.BatchNorm1d),
+    2: _input_spec(nn.BatchNorm2d),
+    3: _input_spec(nn.BatchNorm3d),
+}
+
+
+def _check_bn_seq(module: nn.Module, x_seq: Any, nd: int) -> None:
+    """Raise unless ``x_seq`` is a multi-step input of a ``nd``-d BN with ``module.num_features``
+    channels (checked before folding, so errors show the ``[T, N, *]`` shapes)."""
+    spec = _BN_SPECS[nd]
+    if not isinstance(x_seq, torch.Tensor):
+        raise TypeError(f"{type(module).__name__} expects a torch.Tensor x_seq, got {x_seq!r}")
+    if not spec.fits(x_seq, module):
+        raise _shape_error("", "x", x_seq, spec, module, suffix=" in step_mode='m'")
 
 
 def _check_T(T: Any) -> int:
@@ -129,14 +148,14 @@ class NeuNorm(MemoryModule):
                 f"NeuNorm expects in_spikes of shape [N, in_channels, height, width] = "
                 f"[N, {', '.join(map(str, expected))}], got {got}"
             )
-        activity = in_spikes.sum(dim=1, keepdim=True)
-        if isinstance(self.x, torch.Tensor) and self.x.shape != activity.shape:
+        activity_shape = (in_spikes.shape[0], 1, *in_spikes.shape[2:])
+        if isinstance(self.x, torch.Tensor) and self.x.shape != activity_shape:
             raise ValueError(
                 f"NeuNorm holds state x of shape {tuple(self.x.shape)} for another batch size; "
                 f"got in_spikes {tuple(in_spikes.shape)}; call reset() first"
             )
-        self.x = self.k0 * self.x + self.k1 * activity
-        return in_spikes - self.w * self.x
+        y, self.x = neunorm_step(in_spikes, self.x, self.w, self.k0, self.k1)
+        return y
 
     def extra_repr(self) -> str:
         return (
@@ -174,8 +193,7 @@ class _ThresholdDependentBatchNormBase(_BatchNorm, MultiStepModule):
             )
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        dims, layout = _LAYOUTS[self._nd]
-        _check_seq_dims(type(self).__name__, x_seq, dims, layout)
+        _check_bn_seq(self, x_seq, self._nd)
         return fold_forward(super().forward, x_seq)
 
     def extra_repr(self) -> str:
@@ -265,19 +283,37 @@ class TemporalEffectiveBatchNormNd(MemoryModule):
     .. math::
         y[t] = k[t] \, \mathrm{BN}(x)[t], \qquad k \in \mathbb{R}^T \text{ (initialised to 1)}.
 
-    ``'m'``: input ``[T, N, C, *]`` with ``T`` equal to the constructor's ``T``; BN over all
-    ``T*N`` samples. ``'s'``: one step ``[N, C, *]`` at a time; BN over that step's batch,
-    scaled by ``k[t]`` where the state ``t`` counts the steps since ``reset()``.
+    ``'m'`` (the default, as in the reference framework, whose TEBN is multi-step only):
+    input ``[T, N, C, *]`` with ``T`` equal to the constructor's ``T``; BN over all ``T*N``
+    samples. ``'s'`` (our addition): one step ``[N, C, *]`` at a time; BN over that step's
+    batch, scaled by ``k[t]`` where the state ``t`` counts the steps since ``reset()``.
     Parameters: the :attr:`bn_instance` BN (attribute ``bn``) and ``scale`` (``k``). In the
     state dict the BN's entries sit at the top level (``weight``, ``bias``, ``running_mean``,
     ``running_var``, ``num_batches_tracked``, ``scale``), the layout of the reference
-    framework's TEBN; state dicts with ``bn.``-prefixed BN entries load too.
+    framework's TEBN (a BN subclass); state dicts with ``bn.``-prefixed BN entries load too.
+    The BN's attributes read through too (``tebn.weight``, ``tebn.num_features``, ...).
 
     Args:
         T: the number of time-steps.
-        num_features, eps, momentum, affine, track_running_stats: as the torch BN.
-        step_mode: ``'s'`` or ``'m'``.
+        num_features, eps, momentum, affine, track_running_stats, device, dtype: as the
+            torch BN.
+        step_mode: ``'m'`` (default) or ``'s'``.
     """
+
+    _BN_ATTRS = frozenset(
+        {
+            "weight",
+            "bias",
+            "running_mean",
+            "running_var",
+            "num_batches_tracked",
+            "num_features",
+            "eps",
+            "momentum",
+            "affine",
+            "track_running_stats",
+        }
+    )
 
     bn_instance: type[_BatchNorm] = _BatchNorm
     _nd = 2
@@ -290,7 +326,9 @@ class TemporalEffectiveBatchNormNd(MemoryModule):
         momentum: float | None = 0.1,
         affine: bool = True,
         track_running_stats: bool = True,
-        step_mode: str = "s",
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+        step_mode: str = "m",
     ) -> None:
         super().__init__()
         if type(self) is TemporalEffectiveBatchNormNd:
@@ -300,8 +338,10 @@ class TemporalEffectiveBatchNormNd(MemoryModule):
             )
         self.T = _check_T(T)
         self.step_mode = step_mode
-        self.bn = self.bn_instance(num_features, eps, momentum, affine, track_running_stats)
-        self.scale = nn.Parameter(torch.ones(self.T))
+        self.bn = self.bn_instance(
+            num_features, eps, momentum, affine, track_running_stats, device=device, dtype=dtype
+        )
+        self.scale = nn.Parameter(torch.ones(self.T, device=device, dtype=dtype))
         self.register_memory("t", 0)
         self.register_state_dict_post_hook(_flatten_bn_entries)
 
@@ -316,9 +356,16 @@ class TemporalEffectiveBatchNormNd(MemoryModule):
         self.t = self.t + 1
         return y
 
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name in TemporalEffectiveBatchNormNd._BN_ATTRS and "bn" in self._modules:
+                return getattr(self._modules["bn"], name)
+            raise
+
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        dims, layout = _LAYOUTS[self._nd]
-        _check_seq_dims(type(self).__name__, x_seq, dims, layout)
+        _check_bn_seq(self, x_seq, self._nd)
         if x_seq.shape[0] != self.T:
             raise ValueError(
                 f"{type(self).__name__} was built for T={self.T} time-steps, got x_seq with "
@@ -333,7 +380,7 @@ class TemporalEffectiveBatchNormNd(MemoryModule):
         super()._load_from_state_dict(state_dict, prefix, *args)
 
     def extra_repr(self) -> str:
-        return f"T={self.T}, step_mode={self.step_mode}"
+        return f"T={self.T}, num_features={self.bn.num_features}, step_mode={self.step_mode}"
 
 
 class TemporalEffectiveBatchNorm1d(TemporalEffectiveBatchNormNd):

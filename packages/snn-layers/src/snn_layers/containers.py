@@ -18,10 +18,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from snn_core.base import MemoryModule, MultiStepModule, StepModule
+from snn_core.base import MemoryModule, MultiStepModule, StepModule, check_step_mode
 from torch import nn
 
-from snn_layers._fold import _check_seq_dims, fold_forward
+from snn_layers._fold import check_first_layer, fold_forward
 
 __all__ = [
     "MultiStepContainer",
@@ -73,7 +73,7 @@ class MultiStepContainer(nn.Sequential, MultiStepModule):
         _check_single_step_children(type(self).__name__, list(self.named_children()))
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        _check_seq_dims(type(self).__name__, x_seq, None, "[T, N, *]")
+        check_first_layer(type(self).__name__, x_seq, self)
         step = super().forward
         return torch.stack([step(x) for x in x_seq])
 
@@ -96,8 +96,8 @@ class SeqToANNContainer(nn.Sequential, MultiStepModule):
         self.step_mode = "m"
         _check_single_step_children(type(self).__name__, list(self.named_children()))
 
-    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        _check_seq_dims(type(self).__name__, x_seq, None, "[T, N, *]")
+    def forward(self, x_seq: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        check_first_layer(type(self).__name__, x_seq, self)
         return fold_forward(super().forward, x_seq)
 
     def extra_repr(self) -> str:
@@ -115,7 +115,7 @@ class TLastMultiStepContainer(nn.Sequential, MultiStepModule):
         _check_single_step_children(type(self).__name__, list(self.named_children()))
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        _check_seq_dims(type(self).__name__, x_seq, None, "[N, *, T]")
+        check_first_layer(type(self).__name__, x_seq, self, t_last=True)
         step = super().forward
         return torch.stack([step(x_seq[..., t]) for t in range(x_seq.shape[-1])], dim=-1)
 
@@ -134,9 +134,12 @@ class TLastSeqToANNContainer(nn.Sequential, MultiStepModule):
         self.step_mode = "m"
         _check_single_step_children(type(self).__name__, list(self.named_children()))
 
-    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        _check_seq_dims(type(self).__name__, x_seq, None, "[N, *, T]")
-        return fold_forward(super().forward, x_seq.movedim(-1, 0)).movedim(0, -1)
+    def forward(self, x_seq: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        check_first_layer(type(self).__name__, x_seq, self, t_last=True)
+        y = fold_forward(super().forward, x_seq.movedim(-1, 0))
+        if isinstance(y, tuple):
+            return tuple(item.movedim(0, -1) for item in y)
+        return y.movedim(0, -1)
 
     def extra_repr(self) -> str:
         return "step_mode=m"
@@ -152,26 +155,43 @@ class StepModeContainer(nn.Sequential, StepModule):
     Args:
         stateful: whether the contained modules keep state over time.
         *args: the modules, in single-step mode.
+        step_mode: ``'s'`` or ``'m'``, the container's own step mode. The reference's
+            positional form ``StepModeContainer(stateful, 'm', *modules)`` is accepted too: a
+            string right after ``stateful`` is taken as the step mode.
     """
 
     keeps_submodule_step_mode = True
 
-    def __init__(self, stateful: bool, *args: nn.Module) -> None:
+    def __init__(self, stateful: bool, *args: nn.Module | str, step_mode: str = "s") -> None:
         if not isinstance(stateful, bool):
             raise TypeError(
                 f"stateful must be a bool (the first argument, before the modules), "
                 f"got {stateful!r}"
             )
+        if args and isinstance(args[0], str):  # StepModeContainer(stateful, step_mode, *modules)
+            if step_mode != "s":
+                raise TypeError(
+                    f"StepModeContainer got step_mode twice: {args[0]!r} as the second "
+                    f"positional argument and step_mode={step_mode!r}"
+                )
+            step_mode, args = args[0], args[1:]
+        check_step_mode(step_mode)
+        bad = [a for a in args if not isinstance(a, nn.Module)]
+        if bad:
+            raise TypeError(
+                f"StepModeContainer takes torch.nn.Module arguments after stateful (and an "
+                f"optional step_mode string), got {bad[0]!r}"
+            )
         super().__init__(*args)
         self.stateful = stateful
-        self.step_mode = "s"
+        self.step_mode = step_mode
         _check_single_step_children(type(self).__name__, list(self.named_children()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         step = super().forward
         if self.step_mode == "s":
             return step(x)
-        _check_seq_dims(type(self).__name__, x, None, "[T, N, *]")
+        check_first_layer(type(self).__name__, x, self)
         if self.stateful:
             return torch.stack([step(x_t) for x_t in x])
         return fold_forward(step, x)

@@ -26,9 +26,6 @@ __all__ = [
 class Conv1d(SeqFoldWrapper, nn.Conv1d):
     """:class:`torch.nn.Conv1d` with ``step_mode`` (``'m'``: input ``[T, N, C, L]``)."""
 
-    seq_dims = (4,)
-    seq_layout = "[T, N, C, L]"
-
     def __init__(
         self,
         in_channels: int,
@@ -59,9 +56,6 @@ class Conv1d(SeqFoldWrapper, nn.Conv1d):
 class Conv2d(SeqFoldWrapper, nn.Conv2d):
     """:class:`torch.nn.Conv2d` with ``step_mode`` (``'m'``: input ``[T, N, C, H, W]``)."""
 
-    seq_dims = (5,)
-    seq_layout = "[T, N, C, H, W]"
-
     def __init__(
         self,
         in_channels: int,
@@ -91,9 +85,6 @@ class Conv2d(SeqFoldWrapper, nn.Conv2d):
 
 class Conv3d(SeqFoldWrapper, nn.Conv3d):
     """:class:`torch.nn.Conv3d` with ``step_mode`` (``'m'``: input ``[T, N, C, D, H, W]``)."""
-
-    seq_dims = (6,)
-    seq_layout = "[T, N, C, D, H, W]"
 
     def __init__(
         self,
@@ -128,9 +119,6 @@ class ConvTranspose1d(SeqFoldWrapper, nn.ConvTranspose1d):
     ``forward(x, output_size=None)``: ``output_size`` is the spatial size, as in torch.
     """
 
-    seq_dims = (4,)
-    seq_layout = "[T, N, C, L]"
-
     def __init__(
         self,
         in_channels: int,
@@ -163,9 +151,6 @@ class ConvTranspose1d(SeqFoldWrapper, nn.ConvTranspose1d):
 class ConvTranspose2d(SeqFoldWrapper, nn.ConvTranspose2d):
     """:class:`torch.nn.ConvTranspose2d` with ``step_mode`` (``'m'``: input ``[T, N, C, H, W]``)."""
 
-    seq_dims = (5,)
-    seq_layout = "[T, N, C, H, W]"
-
     def __init__(
         self,
         in_channels: int,
@@ -197,9 +182,6 @@ class ConvTranspose2d(SeqFoldWrapper, nn.ConvTranspose2d):
 
 class ConvTranspose3d(SeqFoldWrapper, nn.ConvTranspose3d):
     """:class:`torch.nn.ConvTranspose3d` with ``step_mode`` (``'m'``: ``[T, N, C, D, H, W]``)."""
-
-    seq_dims = (6,)
-    seq_layout = "[T, N, C, D, H, W]"
 
     def __init__(
         self,

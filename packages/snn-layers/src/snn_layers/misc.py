@@ -1,4 +1,8 @@
-"""Miscellaneous layers: synapse filter, shape printer, voting layer, delay."""
+"""Miscellaneous layers: synapse filter, shape printer, voting layer, delay.
+
+:class:`SpikeCountToBinary` and :class:`TemporalBinSum` (in :mod:`snn_layers.spike_slots`)
+are re-exported here too, as in the reference framework's ``layer.misc``.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,19 @@ import math
 
 import torch
 from snn_core.base import MemoryModule, StepModule, check_multi_step_input
+from snn_core.functional import delay_step, synapse_filter_step
 from torch import nn
 
-__all__ = ["SynapseFilter", "PrintShapeModule", "VotingLayer", "Delay"]
+from snn_layers.spike_slots import SpikeCountToBinary, TemporalBinSum
+
+__all__ = [
+    "SynapseFilter",
+    "PrintShapeModule",
+    "VotingLayer",
+    "Delay",
+    "SpikeCountToBinary",
+    "TemporalBinSum",
+]
 
 
 class SynapseFilter(MemoryModule):
@@ -57,12 +71,12 @@ class SynapseFilter(MemoryModule):
         x: torch.Tensor, w: torch.Tensor, out_i: torch.Tensor
     ) -> torch.Tensor:
         """One step with :math:`1/τ = \\mathrm{sigmoid}(w)`."""
-        return out_i - (1.0 - x) * out_i * torch.sigmoid(w) + x
+        return synapse_filter_step(x, out_i, torch.sigmoid(w))
 
     @staticmethod
     def js_single_step_forward(x: torch.Tensor, tau: float, out_i: torch.Tensor) -> torch.Tensor:
         """One step with a fixed :math:`τ`."""
-        return out_i - (1.0 - x) * out_i / tau + x
+        return synapse_filter_step(x, out_i, 1.0 / tau)
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         out_i = self.init_memory_like("out_i", x)
@@ -129,9 +143,11 @@ class VotingLayer(nn.Module, StepModule):
 class Delay(MemoryModule):
     """Delay a sequence: ``y[t] = x[t - delay_steps]``, and 0 for ``t < delay_steps``.
 
-    The last ``delay_steps`` inputs are kept as state (``queue``), so consecutive calls
-    continue the same sequence in both step modes and ``'m'`` equals the single-step loop;
-    ``reset()`` starts a new sequence.
+    The inputs not yet emitted are kept as state: ``queue``, a list of tensors, oldest
+    first (at most ``delay_steps`` of them), updated in place as in the reference
+    framework. Consecutive calls continue the same sequence in both step modes, so ``'m'``
+    equals the single-step loop; ``reset()`` starts a new sequence. Each step is
+    :func:`snn_core.functional.delay_step`.
 
     Args:
         delay_steps: the number of delayed time-steps (``>= 0``). ``delay=`` is accepted as
@@ -153,7 +169,7 @@ class Delay(MemoryModule):
             raise ValueError(f"delay_steps must be an int >= 0, got {d!r}")
         self._delay_steps = d
         self.step_mode = step_mode
-        self.register_memory("queue", None)
+        self.register_memory("queue", [])
 
     @property
     def delay_steps(self) -> int:
@@ -163,31 +179,35 @@ class Delay(MemoryModule):
     def extra_repr(self) -> str:
         return f"delay_steps={self.delay_steps}, step_mode={self.step_mode}"
 
-    def _queue_for(self, step: torch.Tensor) -> torch.Tensor:
-        """The stored inputs ``[k, *step.shape]`` (``k <= delay_steps``)."""
-        if self.queue is None:
-            return step.new_zeros((0, *step.shape))
-        if self.queue.shape[1:] != step.shape:
+    def _waiting(self, step: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """The queue as a tuple, after checking that it holds steps of ``step``'s shape."""
+        queue = tuple(self.queue)
+        if queue and queue[0].shape != step.shape:
             raise ValueError(
-                f"Delay holds inputs of shape {tuple(self.queue.shape[1:])} from an earlier call, "
+                f"Delay holds inputs of shape {tuple(queue[0].shape)} from an earlier call, "
                 f"but a step of the new input has shape {tuple(step.shape)}; call reset() "
                 f"(or functional.reset_net) before a batch of another shape"
             )
-        return self.queue
-
-    def _run(self, x_seq: torch.Tensor) -> torch.Tensor:
-        d, T = self.delay_steps, x_seq.shape[0]
-        if d == 0:
-            return x_seq
-        queue = self._queue_for(x_seq[0])
-        pad = x_seq.new_zeros((d - queue.shape[0], *x_seq.shape[1:]))
-        z = torch.cat((pad, queue, x_seq))  # z[d + t] = x[t]
-        self.queue = z[T:][-min(d, queue.shape[0] + T) :]
-        return z[:T]
+        return queue
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self._run(x.unsqueeze(0))[0]
+        y, queue = delay_step(x, self._waiting(x), self.delay_steps)
+        self.queue[:] = queue
+        return y
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         check_multi_step_input(x_seq, min_dim=1)
-        return self._run(x_seq)
+        if x_seq.shape[0] == 0:
+            return x_seq
+        queue = self._waiting(x_seq[0])
+        y_seq = []
+        for x in x_seq:
+            y, queue = delay_step(x, queue, self.delay_steps)
+            y_seq.append(y)
+        self.queue[:] = queue
+        return torch.stack(y_seq)
+
+    def detach(self) -> None:
+        """Detach the queued inputs from the autograd graph (the list stays the same object)."""
+        super().detach()
+        self.queue[:] = [q.detach() for q in self.queue]

@@ -2,10 +2,15 @@
 
 Each class is the torch layer of the same name plus ``step_mode``: ``'s'`` takes
 ``[N, C, *spatial]``, ``'m'`` takes ``[T, N, C, *spatial]`` and folds ``T`` into the batch.
+The max-unpooling layers take the values and the indices of a max pooling with
+``return_indices=True``, both ``[T, N, C, *spatial]`` in ``'m'``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
 from torch import nn
 from torch.nn.common_types import _ratio_any_t, _size_1_t, _size_2_t, _size_3_t, _size_any_t
 
@@ -15,6 +20,9 @@ __all__ = [
     "MaxPool1d",
     "MaxPool2d",
     "MaxPool3d",
+    "MaxUnpool1d",
+    "MaxUnpool2d",
+    "MaxUnpool3d",
     "AvgPool1d",
     "AvgPool2d",
     "AvgPool3d",
@@ -24,13 +32,9 @@ __all__ = [
     "Upsample",
 ]
 
-_L1, _L2, _L3 = "[T, N, C, L]", "[T, N, C, H, W]", "[T, N, C, D, H, W]"
-
 
 class MaxPool1d(SeqFoldWrapper, nn.MaxPool1d):
     """:class:`torch.nn.MaxPool1d` with ``step_mode`` (``'m'``: input ``[T, N, C, L]``)."""
-
-    seq_dims, seq_layout = (4,), _L1
 
     def __init__(
         self,
@@ -49,8 +53,6 @@ class MaxPool1d(SeqFoldWrapper, nn.MaxPool1d):
 class MaxPool2d(SeqFoldWrapper, nn.MaxPool2d):
     """:class:`torch.nn.MaxPool2d` with ``step_mode`` (``'m'``: input ``[T, N, C, H, W]``)."""
 
-    seq_dims, seq_layout = (5,), _L2
-
     def __init__(
         self,
         kernel_size: _size_2_t,
@@ -68,8 +70,6 @@ class MaxPool2d(SeqFoldWrapper, nn.MaxPool2d):
 class MaxPool3d(SeqFoldWrapper, nn.MaxPool3d):
     """:class:`torch.nn.MaxPool3d` with ``step_mode`` (``'m'``: input ``[T, N, C, D, H, W]``)."""
 
-    seq_dims, seq_layout = (6,), _L3
-
     def __init__(
         self,
         kernel_size: _size_3_t,
@@ -84,10 +84,102 @@ class MaxPool3d(SeqFoldWrapper, nn.MaxPool3d):
         self.step_mode = step_mode
 
 
+class _MaxUnpoolWrapper(SeqFoldWrapper):
+    """Multi-step path of the max-unpooling layers: ``x`` and ``indices`` are folded together."""
+
+    _nd = 2
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        indices: torch.Tensor,
+        output_size: Sequence[int] | None = None,
+    ) -> torch.Tensor:
+        if self.step_mode == "s":
+            return self._step_forward(x, indices, output_size)
+        self._check_seq_input(x)
+        if not isinstance(indices, torch.Tensor) or indices.shape != x.shape:
+            got = list(indices.shape) if isinstance(indices, torch.Tensor) else type(indices)
+            raise ValueError(
+                f"{type(self).__name__} in step_mode='m' expected indices with the same shape "
+                f"as x {list(x.shape)} (the indices of a MaxPool{self._nd}d with "
+                f"return_indices=True), got {got}"
+            )
+        if output_size is not None and len(output_size) == self._nd + 3:
+            output_size = tuple(output_size)[3:]  # [T, N, C, *spatial]: keep the spatial size
+        T, N = x.shape[0], x.shape[1]
+        y = self._step_forward(x.flatten(0, 1), indices.flatten(0, 1), output_size)
+        return y.unflatten(0, (T, N))
+
+
+class MaxUnpool1d(_MaxUnpoolWrapper, nn.MaxUnpool1d):
+    """:class:`torch.nn.MaxUnpool1d` with ``step_mode``: the inverse of a max pooling, zeros
+    where the maximum was not taken.
+
+    ``forward(x, indices, output_size=None)``; in ``'m'``, ``x`` and ``indices`` are
+    ``[T, N, C, L]`` and ``output_size`` is the spatial size ``(L_out,)`` or the full size
+    (``[T*N, C, L_out]`` as torch sees it, or ``[T, N, C, L_out]``).
+    """
+
+    _nd = 1
+
+    def __init__(
+        self,
+        kernel_size: _size_1_t,
+        stride: _size_1_t | None = None,
+        padding: _size_1_t = 0,
+        step_mode: str = "s",
+    ) -> None:
+        super().__init__(kernel_size, stride, padding)
+        self.step_mode = step_mode
+
+
+class MaxUnpool2d(_MaxUnpoolWrapper, nn.MaxUnpool2d):
+    """:class:`torch.nn.MaxUnpool2d` with ``step_mode``: the inverse of a max pooling, zeros
+    where the maximum was not taken.
+
+    ``forward(x, indices, output_size=None)``; in ``'m'``, ``x`` and ``indices`` are
+    ``[T, N, C, H, W]`` and ``output_size`` is the spatial size ``(H_out, W_out)`` or the
+    full size (``[T*N, C, H_out, W_out]`` as torch sees it, or ``[T, N, C, H_out, W_out]``).
+    """
+
+    _nd = 2
+
+    def __init__(
+        self,
+        kernel_size: _size_2_t,
+        stride: _size_2_t | None = None,
+        padding: _size_2_t = 0,
+        step_mode: str = "s",
+    ) -> None:
+        super().__init__(kernel_size, stride, padding)
+        self.step_mode = step_mode
+
+
+class MaxUnpool3d(_MaxUnpoolWrapper, nn.MaxUnpool3d):
+    """:class:`torch.nn.MaxUnpool3d` with ``step_mode``: the inverse of a max pooling, zeros
+    where the maximum was not taken.
+
+    ``forward(x, indices, output_size=None)``; in ``'m'``, ``x`` and ``indices`` are
+    ``[T, N, C, D, H, W]`` and ``output_size`` is the spatial size ``(D_out, H_out, W_out)``
+    or the full size (as torch sees it, ``[T*N, C, ...]``, or ``[T, N, C, ...]``).
+    """
+
+    _nd = 3
+
+    def __init__(
+        self,
+        kernel_size: _size_3_t,
+        stride: _size_3_t | None = None,
+        padding: _size_3_t = 0,
+        step_mode: str = "s",
+    ) -> None:
+        super().__init__(kernel_size, stride, padding)
+        self.step_mode = step_mode
+
+
 class AvgPool1d(SeqFoldWrapper, nn.AvgPool1d):
     """:class:`torch.nn.AvgPool1d` with ``step_mode`` (``'m'``: input ``[T, N, C, L]``)."""
-
-    seq_dims, seq_layout = (4,), _L1
 
     def __init__(
         self,
@@ -104,8 +196,6 @@ class AvgPool1d(SeqFoldWrapper, nn.AvgPool1d):
 
 class AvgPool2d(SeqFoldWrapper, nn.AvgPool2d):
     """:class:`torch.nn.AvgPool2d` with ``step_mode`` (``'m'``: input ``[T, N, C, H, W]``)."""
-
-    seq_dims, seq_layout = (5,), _L2
 
     def __init__(
         self,
@@ -126,8 +216,6 @@ class AvgPool2d(SeqFoldWrapper, nn.AvgPool2d):
 class AvgPool3d(SeqFoldWrapper, nn.AvgPool3d):
     """:class:`torch.nn.AvgPool3d` with ``step_mode`` (``'m'``: input ``[T, N, C, D, H, W]``)."""
 
-    seq_dims, seq_layout = (6,), _L3
-
     def __init__(
         self,
         kernel_size: _size_3_t,
@@ -147,8 +235,6 @@ class AvgPool3d(SeqFoldWrapper, nn.AvgPool3d):
 class AdaptiveAvgPool1d(SeqFoldWrapper, nn.AdaptiveAvgPool1d):
     """:class:`torch.nn.AdaptiveAvgPool1d` with ``step_mode`` (``'m'``: input ``[T, N, C, L]``)."""
 
-    seq_dims, seq_layout = (4,), _L1
-
     def __init__(self, output_size: _size_1_t, step_mode: str = "s") -> None:
         super().__init__(output_size)
         self.step_mode = step_mode
@@ -157,8 +243,6 @@ class AdaptiveAvgPool1d(SeqFoldWrapper, nn.AdaptiveAvgPool1d):
 class AdaptiveAvgPool2d(SeqFoldWrapper, nn.AdaptiveAvgPool2d):
     """:class:`torch.nn.AdaptiveAvgPool2d` with ``step_mode`` (``'m'``: ``[T, N, C, H, W]``)."""
 
-    seq_dims, seq_layout = (5,), _L2
-
     def __init__(self, output_size: _size_2_t | None, step_mode: str = "s") -> None:
         super().__init__(output_size)
         self.step_mode = step_mode
@@ -166,8 +250,6 @@ class AdaptiveAvgPool2d(SeqFoldWrapper, nn.AdaptiveAvgPool2d):
 
 class AdaptiveAvgPool3d(SeqFoldWrapper, nn.AdaptiveAvgPool3d):
     """:class:`torch.nn.AdaptiveAvgPool3d` with ``step_mode`` (``'m'``: ``[T, N, C, D, H, W]``)."""
-
-    seq_dims, seq_layout = (6,), _L3
 
     def __init__(self, output_size: _size_3_t | None, step_mode: str = "s") -> None:
         super().__init__(output_size)
@@ -179,9 +261,6 @@ class Upsample(SeqFoldWrapper, nn.Upsample):
 
     ``'m'`` takes ``[T, N, C, L]``, ``[T, N, C, H, W]`` or ``[T, N, C, D, H, W]``.
     """
-
-    seq_dims = (4, 5, 6)
-    seq_layout = "[T, N, C, *spatial] (1 to 3 spatial dimensions)"
 
     def __init__(
         self,

@@ -19,8 +19,6 @@ __all__ = ["Linear", "Flatten", "GroupNorm", "BatchNorm1d", "BatchNorm2d", "Batc
 class Linear(SeqFoldWrapper, nn.Linear):
     """:class:`torch.nn.Linear` with ``step_mode`` (``'m'``: input ``[T, N, *, in_features]``)."""
 
-    seq_min_dim, seq_layout = 3, "[T, N, *, in_features]"
-
     def __init__(
         self, in_features: int, out_features: int, bias: bool = True, step_mode: str = "s"
     ) -> None:
@@ -35,8 +33,6 @@ class Flatten(SeqFoldWrapper, nn.Flatten):
     ``Flatten()`` maps ``[T, N, C, H, W]`` to ``[T, N, C*H*W]``.
     """
 
-    seq_min_dim, seq_layout = 3, "[T, N, *]"
-
     def __init__(self, start_dim: int = 1, end_dim: int = -1, step_mode: str = "s") -> None:
         super().__init__(start_dim, end_dim)
         self.step_mode = step_mode
@@ -47,8 +43,6 @@ class GroupNorm(SeqFoldWrapper, nn.GroupNorm):
 
     Group norm normalises each sample on its own, so ``'m'`` equals the loop over steps.
     """
-
-    seq_min_dim, seq_layout = 3, "[T, N, C, *]"
 
     def __init__(
         self,
@@ -69,8 +63,6 @@ class BatchNorm1d(SeqFoldWrapper, nn.BatchNorm1d):
     samples (and ``L``), i.e. the same statistics at every time-step.
     """
 
-    seq_dims, seq_layout = (3, 4), "[T, N, C] or [T, N, C, L]"
-
     def __init__(
         self,
         num_features: int,
@@ -90,8 +82,6 @@ class BatchNorm2d(SeqFoldWrapper, nn.BatchNorm2d):
     ``'m'`` takes ``[T, N, C, H, W]``; statistics are taken over all ``T*N*H*W`` positions.
     """
 
-    seq_dims, seq_layout = (5,), "[T, N, C, H, W]"
-
     def __init__(
         self,
         num_features: int,
@@ -110,8 +100,6 @@ class BatchNorm3d(SeqFoldWrapper, nn.BatchNorm3d):
 
     ``'m'`` takes ``[T, N, C, D, H, W]``; statistics are taken over all ``T*N*D*H*W`` positions.
     """
-
-    seq_dims, seq_layout = (6,), "[T, N, C, D, H, W]"
 
     def __init__(
         self,

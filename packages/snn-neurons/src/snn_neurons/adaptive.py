@@ -14,6 +14,7 @@ Dynamics*, ch. 6), one Euler step per time-step:
 from __future__ import annotations
 
 import torch
+from snn_core.functional import adaptation_update, izhikevich_charge
 from snn_core.surrogate import SurrogateFunctionBase
 
 from snn_neurons._stepping import _check_number, _loop_single_steps
@@ -77,8 +78,9 @@ class AdaptBaseNode(BaseNode):
         return ("torch",)
 
     def adaptation(self, w: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
-        """Subthreshold update ``W + (a (H - V_rest) - W) / tau_w``."""
-        return w + (self.a * (h - self.v_rest) - w) / self.tau_w
+        """Subthreshold update ``W + (a (H - V_rest) - W) / tau_w``
+        (:func:`snn_core.functional.adaptation_update`)."""
+        return adaptation_update(w, h, self.a, self.v_rest, self.tau_w)
 
     # ---------------------------------------------------------------- reference API
     def neuronal_charge(self, x: torch.Tensor) -> None:
@@ -179,7 +181,14 @@ class IzhikevichNode(AdaptBaseNode):
         self.a0 = _check_number(type(self).__name__, "a0", a0, above=0.0)
 
     def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """The QIF charge of ``x`` (the adaptation current already subtracted)."""
         return qif_charge(x, v, self.tau, self.v_rest, self.v_c, self.a0)
+
+    def neuronal_charge(self, x: torch.Tensor) -> None:
+        """``self.v <- V + (X + a0 (V - V_rest)(V - V_c) - W) / tau``
+        (:func:`snn_core.functional.izhikevich_charge`, as
+        :func:`snn_core.functional.izhikevich_step`)."""
+        self.v = izhikevich_charge(x, self.v, self.w, self.tau, self.a0, self.v_rest, self.v_c)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, tau={self.tau}, v_c={self.v_c}, a0={self.a0}"

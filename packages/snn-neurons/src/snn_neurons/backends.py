@@ -22,6 +22,7 @@ __all__ = [
     "register_backend",
     "check_backend_name",
     "available_backends",
+    "why_not_reason",
     "run_multi_step",
 ]
 
@@ -65,6 +66,12 @@ def _why_not(name: str, neuron: Any, x_seq: torch.Tensor | None) -> str | None:
     if backend is None:
         return _missing_backend_hint(name)
     return backend.why_not(neuron, x_seq)
+
+
+def why_not_reason(name: str, neuron: Any, x_seq: torch.Tensor | None = None) -> str | None:
+    """Why backend ``name`` cannot run ``neuron`` here (and what to install), or ``None``."""
+    check_backend_name(name)
+    return _why_not(name, neuron, x_seq)
 
 
 def _missing_backend_hint(name: str) -> str:

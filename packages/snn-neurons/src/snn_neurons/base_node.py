@@ -20,7 +20,9 @@ from abc import abstractmethod
 from typing import Any
 
 import torch
+from snn_core import anomaly as _anomaly
 from snn_core.base import MemoryModule, MultiStepModule, check_multi_step_input
+from snn_core.functional import voltage_reset
 from snn_core.surrogate import Sigmoid, SurrogateFunctionBase
 
 from snn_neurons import backends as _backends
@@ -35,6 +37,23 @@ def _check_number(name: str, value: Any, allow_none: bool = False) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         allowed = "a float or None" if allow_none else "a float"
         raise TypeError(f"{name} must be {allowed}, got {value!r}")
+
+
+def _check_threshold_above_reset(
+    v_threshold: float, v_reset: float | None, surrogate_function: SurrogateFunctionBase
+) -> None:
+    # At rest (V = V_reset, or 0 with the soft reset) a neuron must not fire on zero input.
+    # Only for the Heaviside spike: a stochastic one (PoissonPass) fires with p = H - V_th.
+    if type(surrogate_function).spike_forward is not SurrogateFunctionBase.spike_forward:
+        return
+    rest = 0.0 if v_reset is None else float(v_reset)
+    if not float(v_threshold) > rest:
+        which = f"v_reset={v_reset!r}" if v_reset is not None else "the rest potential 0"
+        raise ValueError(
+            f"v_threshold must be greater than {which} (the potential a neuron starts from "
+            f"and resets to), got v_threshold={v_threshold!r}: such a neuron fires on zero "
+            f"input at every step"
+        )
 
 
 def _check_surrogate(surrogate_function: Any) -> None:
@@ -70,6 +89,7 @@ class SimpleBaseNode(MemoryModule):
         if surrogate_function is None:
             surrogate_function = Sigmoid()
         _check_surrogate(surrogate_function)
+        _check_threshold_above_reset(v_threshold, v_reset, surrogate_function)
         if not isinstance(detach_reset, bool):
             raise TypeError(f"detach_reset must be a bool, got {detach_reset!r}")
         self.v_threshold = float(v_threshold)
@@ -89,10 +109,9 @@ class SimpleBaseNode(MemoryModule):
         return self.surrogate_function(h - self.v_threshold)
 
     def reset_potential(self, h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        """Hard reset ``H(1 - S) + V_reset S`` or soft reset ``H - V_th S`` (``v_reset=None``)."""
-        if self.v_reset is None:
-            return h - s * self.v_threshold
-        return h * (1.0 - s) + self.v_reset * s
+        """Hard reset ``H(1 - S) + V_reset S`` or soft reset ``H - V_th S`` (``v_reset=None``);
+        :func:`snn_core.functional.voltage_reset`."""
+        return voltage_reset(h, s, self.v_threshold, self.v_reset, False)
 
     # ---------------------------------------------------------------- reference API
     def neuronal_charge(self, x: torch.Tensor) -> None:
@@ -108,6 +127,20 @@ class SimpleBaseNode(MemoryModule):
         ``detach_reset``)."""
         spike_d = spike.detach() if self.detach_reset else spike
         self.v = self.reset_potential(self.v, spike_d)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """Single- or multi-step forward by ``step_mode``. A ``torch.bool`` input is a
+        ``TypeError`` (cast spikes with ``x.float()``); with
+        :func:`snn_core.anomaly.detect_anomaly` on, non-finite input or state raises."""
+        x = args[0] if args else next(iter(kwargs.values()), None)
+        if isinstance(x, torch.Tensor) and x.dtype == torch.bool:
+            raise TypeError(
+                f"{type(self).__name__} got an input of dtype torch.bool; neurons integrate "
+                f"floating-point currents: pass spikes as x.float() (or x.to(dtype))"
+            )
+        if _anomaly.enabled and args:
+            return _anomaly.checked_forward(self, super().forward, *args, **kwargs)
+        return super().forward(*args, **kwargs)
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         self.init_memory_like("v", x)
@@ -131,8 +164,11 @@ class BaseNode(SimpleBaseNode):
     Args:
         backend: multi-step backend, one of :attr:`supported_backends` (``'torch'``
             always; ``'triton'`` / ``'cupy'`` where they can run).
-        store_v_seq: in multi-step mode keep ``v_seq`` (``[T, N, *]``, the membrane
-            potential after each step's reset); otherwise only ``v`` (the last one).
+        store_v_seq: keep ``v_seq`` (``[T, N, *]``, the membrane potential after each
+            step's reset): in multi-step mode that of the last call; in single-step mode each
+            step is appended (until :meth:`reset`; a change of shape, dtype or device starts
+            a new sequence). ``v_seq`` is an observation, not a state: it is not among the
+            memories, but :meth:`reset` clears it and :meth:`detach` detaches it.
     """
 
     def __init__(
@@ -146,11 +182,55 @@ class BaseNode(SimpleBaseNode):
         store_v_seq: bool = False,
     ) -> None:
         super().__init__(v_threshold, v_reset, surrogate_function, detach_reset, step_mode)
-        if not isinstance(store_v_seq, bool):
-            raise TypeError(f"store_v_seq must be a bool, got {store_v_seq!r}")
+        # v_seq lives in a dict so that no tensor attribute hides among the dynamics'
+        # hyper-parameters (the fused and kernel paths read those from vars(neuron)).
+        self._observed: dict[str, torch.Tensor | None] = {"v_seq": None}
         self.store_v_seq = store_v_seq
         self.backend = backend
-        self.register_memory("v_seq", None)
+
+    # ---------------------------------------------------------------- v_seq
+    @property
+    def store_v_seq(self) -> bool:
+        """Whether ``v_seq`` is recorded; setting it clears ``v_seq``."""
+        return self._store_v_seq
+
+    @store_v_seq.setter
+    def store_v_seq(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"store_v_seq must be a bool, got {value!r}")
+        self._store_v_seq = value
+        self.v_seq = None
+
+    @property
+    def v_seq(self) -> torch.Tensor | None:
+        """Membrane potentials after each step's reset, ``[T, N, *]`` (``store_v_seq``)."""
+        return self._observed["v_seq"]
+
+    @v_seq.setter
+    def v_seq(self, value: torch.Tensor | None) -> None:
+        self._observed["v_seq"] = value
+
+    def reset(self) -> None:
+        super().reset()
+        self.v_seq = None
+
+    def detach(self) -> None:
+        super().detach()
+        if isinstance(self.v_seq, torch.Tensor):
+            self.v_seq = self.v_seq.detach()
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        out = super().forward(*args, **kwargs)
+        if self.store_v_seq and self.step_mode == "s" and isinstance(self.v, torch.Tensor):
+            v_step = self.v.unsqueeze(0)
+            seq = self.v_seq
+            same = (
+                seq is not None
+                and seq.shape[1:] == v_step.shape[1:]
+                and (seq.dtype, seq.device) == (v_step.dtype, v_step.device)
+            )
+            self.v_seq = torch.cat((seq, v_step)) if same else v_step.clone()
+        return out
 
     # ---------------------------------------------------------------- backends
     @property
@@ -169,6 +249,31 @@ class BaseNode(SimpleBaseNode):
         if self.step_mode == "s":
             return ("torch",)
         return _backends.available_backends(self)
+
+    #: every backend name a neuron may take (:attr:`supported_backends` says which run here)
+    known_backends: tuple[str, ...] = _backends.KNOWN_BACKENDS
+
+    def backend_unavailable_reason(self, backend: str) -> str | None:
+        """Why ``backend`` cannot run this neuron here (and what to install), or ``None``."""
+        if backend in self.supported_backends:
+            return None
+        if self.step_mode == "s":
+            return "single-step mode runs on 'torch' only; set step_mode='m' for other backends"
+        if backend not in self.known_backends:
+            return f"{type(self).__name__} knows only the backends {self.known_backends}"
+        reason = _backends.why_not_reason(backend, self)
+        return reason or f"{type(self).__name__} runs only on {self.supported_backends}"
+
+    def locate_non_finite_step(self, x_seq: torch.Tensor, v_init: Any) -> int | None:
+        """First time step at which replaying the single-step dynamics from ``v_init``
+        gives a non-finite potential (used by anomaly mode); ``None`` if none does."""
+        v = v_init if isinstance(v_init, torch.Tensor) else torch.full_like(x_seq[0], v_init)
+        for t in range(x_seq.shape[0]):
+            h = self.charge(x_seq[t], v)
+            v = self.reset_potential(h, self.fire(h))
+            if not bool(torch.isfinite(h).all() and torch.isfinite(v).all()):
+                return t
+        return None
 
     #: Recompute the forward in backward on the fused path instead of saving ``H`` (or
     #: ``V``); ``None`` follows ``snn_neurons.fused.settings.recompute``.

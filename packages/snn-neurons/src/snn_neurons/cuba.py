@@ -7,8 +7,9 @@ Population-Coded Spiking Neural Network for Continuous Control", CoRL):
 - ``H[t] = d_v V[t-1] + C[t]`` — membrane potential;
 - ``S[t] = Θ(H[t] - V_th)`` and the reset of :class:`~snn_neurons.BaseNode`.
 
-Both updates are leaky integrations with the leak toward 0 (the LIF charge without input
-decay, ``decay = 1 - d``).
+Both updates are leaky integrations with the leak toward 0; the charge is
+:func:`snn_core.functional.cuba_charge` and one whole step
+:func:`snn_core.functional.cuba_lif_step`.
 """
 
 from __future__ import annotations
@@ -16,21 +17,13 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from snn_core.functional import cuba_charge
 from snn_core.surrogate import Rect, SurrogateFunctionBase
 
 from snn_neurons._stepping import _loop_single_steps
 from snn_neurons.base_node import BaseNode
-from snn_neurons.lif import lif_charge
 
 __all__ = ["cuba_charge", "CUBALIFNode"]
-
-
-def cuba_charge(
-    x: torch.Tensor, c: torch.Tensor, v: torch.Tensor, c_decay: float, v_decay: float
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """CUBA charge: returns ``(C[t], H[t]) = (d_c C + X, d_v V + C[t])``."""
-    c = lif_charge(x, c, 1.0 - c_decay, False, None)
-    return c, lif_charge(c, v, 1.0 - v_decay, False, None)
 
 
 def _check_decay(owner: str, name: str, value: Any) -> float:

@@ -20,6 +20,7 @@ from typing import Any
 
 import torch
 from snn_core.base import MemoryModule
+from snn_core.functional import gated_lif_step
 from snn_core.surrogate import Sigmoid, SurrogateFunctionBase
 from torch import nn
 
@@ -53,6 +54,8 @@ class GatedLIFNode(MemoryModule):
         backend: only ``'torch'``.
 
     The gates ``alpha, beta, gamma`` start as ``sigmoid(u)``, ``u`` uniform in [-0.1, 0.1].
+    All parameters are float32 (as in the reference), whatever the default dtype. One step
+    is :func:`snn_core.functional.gated_lif_step`.
     """
 
     def __init__(
@@ -87,20 +90,23 @@ class GatedLIFNode(MemoryModule):
         if init_v_subreset is None:
             init_v_subreset = init_v_threshold
         shape = () if inplane is None else (inplane,)
+        f32 = torch.float32
         self.alpha, self.beta, self.gamma = (
-            nn.Parameter(0.2 * (torch.rand(shape) - 0.5)) for _ in range(3)
+            nn.Parameter(0.2 * (torch.rand(shape, dtype=f32) - 0.5)) for _ in range(3)
         )
-        self.tau = nn.Parameter(torch.full(shape, _logit("init_tau", init_tau)))
+        self.tau = nn.Parameter(torch.full(shape, _logit("init_tau", init_tau), dtype=f32))
         self.v_threshold = nn.Parameter(
-            torch.full(shape, _logit("init_v_threshold", init_v_threshold))
+            torch.full(shape, _logit("init_v_threshold", init_v_threshold), dtype=f32)
         )
         self.linear_decay = nn.Parameter(
-            torch.full(shape, _logit("init_linear_decay", init_linear_decay))
+            torch.full(shape, _logit("init_linear_decay", init_linear_decay), dtype=f32)
         )
         self.v_subreset = nn.Parameter(
-            torch.full(shape, _logit("init_v_subreset", init_v_subreset))
+            torch.full(shape, _logit("init_v_subreset", init_v_subreset), dtype=f32)
         )
-        self.conduct = nn.Parameter(torch.full((T, *shape), _logit("init_conduct", init_conduct)))
+        self.conduct = nn.Parameter(
+            torch.full((T, *shape), _logit("init_conduct", init_conduct), dtype=f32)
+        )
         self.register_memory("v", 0.0)
         self.register_memory("u", 0.0)
 
@@ -134,15 +140,24 @@ class GatedLIFNode(MemoryModule):
             self._view(self.linear_decay, x0),
             self._view(self.v_subreset, x0),
         )
-        leak = 1.0 - alpha * (1.0 - tau)
         spike = torch.zeros_like(x0)
         spikes = []
         for t in range(self.T):
             conduct = self._view(self.conduct[t], x0)
-            u = leak * v - (1.0 - alpha) * linear_decay + x_seq[t] * (1.0 - beta * (1.0 - conduct))
-            u = u - leak * v * gamma * spike - (1.0 - gamma) * v_subreset * spike
-            spike = self.surrogate_function(u - v_th)
-            v = u
+            spike, v = gated_lif_step(
+                x_seq[t],
+                v,
+                spike,
+                alpha,
+                beta,
+                gamma,
+                tau,
+                v_th,
+                linear_decay,
+                v_subreset,
+                conduct,
+                self.surrogate_function,
+            )
             spikes.append(spike)
         self.u = v
         self.v = v

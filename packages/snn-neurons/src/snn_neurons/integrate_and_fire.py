@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import torch
+from snn_core.functional import if_charge
 from snn_core.surrogate import SurrogateFunctionBase
 
 from snn_neurons.base_node import BaseNode, NonSpikingBaseNode, SimpleBaseNode
 
 __all__ = ["if_charge", "SimpleIFNode", "IFNode", "NonSpikingIFNode"]
-
-
-def if_charge(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """IF charge: ``H[t] = V[t-1] + X[t]``."""
-    return v + x
 
 
 class SimpleIFNode(SimpleBaseNode):

@@ -8,7 +8,7 @@ A LIF neuron whose charged potential is scaled by a learnable ``k`` and rectifie
 - ``scale_reset=False``: ``V[t] = F[t](1 - S[t]) + V_reset S[t]`` (hard) or
   ``F[t] - V_th S[t]`` (soft);
 - ``scale_reset=True``: ``V[t] = F[t]/k (1 - S[t]) + V_reset S[t]`` (hard) or
-  ``(F[t] - V_th S[t]) / k`` (soft).
+  ``F[t]/k - S[t] V_th/k`` (soft).
 
 ``k`` scales the slope of the surrogate gradient seen by ``H``; it starts at 1.
 """
@@ -16,11 +16,12 @@ A LIF neuron whose charged potential is scaled by a learnable ``k`` and rectifie
 from __future__ import annotations
 
 import torch
+from snn_core.functional import klif_charge, klif_reset
 from snn_core.surrogate import SurrogateFunctionBase
 from torch import nn
 
 from snn_neurons.base_node import BaseNode
-from snn_neurons.lif import _check_bool, _check_tau, lif_charge
+from snn_neurons.lif import _check_bool, _check_tau
 
 __all__ = ["KLIFNode"]
 
@@ -33,7 +34,7 @@ class KLIFNode(BaseNode):
     - ``scale_reset=False``: ``V[t] = F[t](1 - S[t]) + V_reset S[t]`` (hard) or
       ``F[t] - V_th S[t]`` (soft);
     - ``scale_reset=True``: ``V[t] = F[t]/k (1 - S[t]) + V_reset S[t]`` (hard) or
-      ``(F[t] - V_th S[t]) / k`` (soft).
+      ``F[t]/k - S[t] V_th/k`` (soft).
 
     Args:
         scale_reset: divide the potential by ``k`` in the reset.
@@ -69,15 +70,10 @@ class KLIFNode(BaseNode):
         return (self.k,)
 
     def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        h = lif_charge(x, v, 1.0 / self.tau, self.decay_input, self.v_reset)
-        return torch.relu(self.k * h)
+        return klif_charge(x, v, self.k, self.tau, self.decay_input, self.v_reset)
 
     def reset_potential(self, h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        if not self.scale_reset:
-            return super().reset_potential(h, s)
-        if self.v_reset is None:
-            return (h - s * self.v_threshold) / self.k
-        return h / self.k * (1.0 - s) + self.v_reset * s
+        return klif_reset(h, s, self.k, self.scale_reset, self.v_threshold, self.v_reset)
 
     def extra_repr(self) -> str:
         return (

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
+from snn_core.functional import liaf_step
 
 from snn_neurons._stepping import _loop_single_steps
 from snn_neurons.lif import LIFNode, _check_bool
@@ -58,11 +59,20 @@ class LIAFNode(LIFNode):
         return self.act(h - self.v_threshold if self.threshold_related else h)
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """One step of :func:`snn_core.functional.liaf_step`; returns ``act(...)``."""
         self.init_memory_like("v", x)
-        self.neuronal_charge(x)
-        y = self.analog_output(self.v)
-        spike = self.neuronal_fire()
-        self.neuronal_reset(spike)
+        y, self.v = liaf_step(
+            x,
+            self.v,
+            self.tau,
+            self.decay_input,
+            self.v_threshold,
+            self.v_reset,
+            self.act,
+            self.threshold_related,
+            self.surrogate_function,
+            self.detach_reset,
+        )
         return y
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:

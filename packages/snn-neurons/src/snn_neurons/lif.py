@@ -10,25 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from snn_core import functional as F
 from snn_core.surrogate import SurrogateFunctionBase
 
 from snn_neurons.base_node import BaseNode, NonSpikingBaseNode, SimpleBaseNode
 
 __all__ = ["lif_charge", "SimpleLIFNode", "LIFNode", "NonSpikingLIFNode"]
 
-
-def lif_charge(
-    x: torch.Tensor,
-    v: torch.Tensor,
-    decay: float | torch.Tensor,
-    decay_input: bool,
-    v_reset: float | None,
-) -> torch.Tensor:
-    """LIF charge with ``decay = 1 / tau`` (a number, or a tensor for PLIF)."""
-    leak = v if v_reset is None or v_reset == 0.0 else v - v_reset
-    if decay_input:
-        return v + (x - leak) * decay
-    return v - leak * decay + x
+#: The LIF charge written with the decay ``1/tau`` (a number, or a tensor as PLIF's
+#: ``sigmoid(w)``): ``lif_charge(x, v, decay, decay_input, v_reset)``. It is
+#: :func:`snn_core.functional.leaky_charge`; the reference's ``functional.lif_charge`` takes
+#: ``tau`` instead (:func:`snn_core.functional.lif_charge`, which the LIF neurons use).
+lif_charge = F.leaky_charge
 
 
 def _check_tau(name: str, tau: Any) -> float:
@@ -73,7 +66,7 @@ class SimpleLIFNode(SimpleBaseNode):
         self.decay_input = _check_bool("decay_input", decay_input)
 
     def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return lif_charge(x, v, 1.0 / self.tau, self.decay_input, self.v_reset)
+        return F.lif_charge(x, v, self.tau, self.decay_input, self.v_reset)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, tau={self.tau}, decay_input={self.decay_input}"
@@ -113,7 +106,7 @@ class LIFNode(BaseNode):
         self.decay_input = _check_bool("decay_input", decay_input)
 
     def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return lif_charge(x, v, 1.0 / self.tau, self.decay_input, self.v_reset)
+        return F.lif_charge(x, v, self.tau, self.decay_input, self.v_reset)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, tau={self.tau}, decay_input={self.decay_input}"
@@ -127,7 +120,7 @@ class NonSpikingLIFNode(NonSpikingBaseNode):
         self.tau = _check_tau("tau", tau)
 
     def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return lif_charge(x, v, 1.0 / self.tau, True, None)
+        return F.lif_charge(x, v, self.tau, True, None)
 
     def extra_repr(self) -> str:
         return f"tau={self.tau}, {super().extra_repr()}"

@@ -336,7 +336,10 @@ class NoisyNonSpikingBaseNode(_NoiseSchedule, NonSpikingBaseNode):
         super().__init__(decode)
         self._init_noise(num_node, is_training, T, beta)
         sigma_init = _check_number(type(self).__name__, "sigma_init", sigma_init)
-        self.sigma = nn.Parameter(torch.full((self.num_node,), sigma_init / math.sqrt(num_node)))
+        # float32 as in the reference, whatever the default dtype
+        self.sigma = nn.Parameter(
+            torch.full((self.num_node,), sigma_init / math.sqrt(num_node), dtype=torch.float32)
+        )
         self.cn: torch.Tensor | None = None
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:

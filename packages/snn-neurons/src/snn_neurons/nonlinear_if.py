@@ -6,7 +6,7 @@ Both follow Gerstner, Kistler, Naud & Paninski, *Neuronal Dynamics* (2014), ch. 
 - QIF (Latham et al., 2000):
   ``H[t] = V[t-1] + (X[t] + a0 (V[t-1] - V_rest)(V[t-1] - V_c)) / tau``
 - EIF (Fourcaud-Trocmé et al., 2003, J. Neurosci. 23(37)):
-  ``H[t] = V[t-1] + (X[t] - (V[t-1] - V_rest) + Delta_T exp((V[t-1] - theta_rh) / Delta_T)) / tau``
+  ``H[t] = V[t-1] + (X[t] + V_rest - V[t-1] + Delta_T exp((V[t-1] - theta_rh) / Delta_T)) / tau``
 
 Fire and reset are those of :class:`~snn_neurons.BaseNode`; the charge is elementwise, so
 both neurons get every multi-step backend of the core neurons.
@@ -15,6 +15,7 @@ both neurons get every multi-step backend of the core neurons.
 from __future__ import annotations
 
 import torch
+from snn_core.functional import eif_charge, qif_charge
 from snn_core.surrogate import SurrogateFunctionBase
 
 from snn_neurons._stepping import _check_number
@@ -22,20 +23,6 @@ from snn_neurons.base_node import BaseNode
 from snn_neurons.lif import _check_tau
 
 __all__ = ["qif_charge", "eif_charge", "QIFNode", "EIFNode"]
-
-
-def qif_charge(
-    x: torch.Tensor, v: torch.Tensor, tau: float, v_rest: float, v_c: float, a0: float
-) -> torch.Tensor:
-    """QIF charge ``V + (X + a0 (V - V_rest)(V - V_c)) / tau``."""
-    return v + (x + a0 * (v - v_rest) * (v - v_c)) / tau
-
-
-def eif_charge(
-    x: torch.Tensor, v: torch.Tensor, tau: float, v_rest: float, theta_rh: float, delta_T: float
-) -> torch.Tensor:
-    """EIF charge ``V + (X - (V - V_rest) + Delta_T exp((V - theta_rh) / Delta_T)) / tau``."""
-    return v + (x - (v - v_rest) + delta_T * torch.exp((v - theta_rh) / delta_T)) / tau
 
 
 def _check_reset_order(owner: str, v_threshold: float, v_rest: float, v_reset: float | None):

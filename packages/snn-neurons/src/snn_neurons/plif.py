@@ -10,11 +10,12 @@ from __future__ import annotations
 import math
 
 import torch
+from snn_core.functional import plif_charge
 from snn_core.surrogate import SurrogateFunctionBase
 from torch import nn
 
 from snn_neurons.base_node import BaseNode
-from snn_neurons.lif import _check_bool, _check_tau, lif_charge
+from snn_neurons.lif import _check_bool, _check_tau
 
 __all__ = ["ParametricLIFNode"]
 
@@ -51,7 +52,7 @@ class ParametricLIFNode(BaseNode):
         return (self.w,)
 
     def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return lif_charge(x, v, self.w.sigmoid(), self.decay_input, self.v_reset)
+        return plif_charge(x, v, self.w, self.decay_input, self.v_reset)
 
     def extra_repr(self) -> str:
         tau = 1.0 / self.w.detach().sigmoid().item()

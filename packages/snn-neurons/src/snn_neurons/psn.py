@@ -17,6 +17,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from snn_core.base import MemoryModule, MultiStepModule, check_multi_step_input
+from snn_core.functional import masked_psn_step, sliding_psn_step
 from snn_core.surrogate import ATan, SurrogateFunctionBase
 from torch import nn
 
@@ -68,23 +69,14 @@ def _fire_all_steps(
     return surrogate_function(h_seq).view(x_seq.shape)
 
 
-def _push(queue: list[torch.Tensor], x: torch.Tensor, k: int, owner: str) -> None:
-    """Append ``x`` to ``queue`` and keep only the last ``k`` inputs."""
-    if queue and queue[-1].shape != x.shape:
+def _check_queue_shape(queue: list[torch.Tensor], x: torch.Tensor, owner: str) -> None:
+    """The queue (flattened inputs of earlier steps) must match ``x``'s number of elements."""
+    if queue and queue[-1].numel() != x.numel():
         raise ValueError(
-            f"{owner} holds inputs of shape {tuple(queue[-1].shape)} from earlier steps, but "
+            f"{owner} holds inputs of {queue[-1].numel()} elements from earlier steps, but "
             f"the new input has shape {tuple(x.shape)}; call reset() before feeding a batch "
             f"of another shape"
         )
-    queue.append(x)
-    if len(queue) > k:
-        queue.pop(0)
-
-
-def _weighted_sum(w: torch.Tensor, queue: list[torch.Tensor]) -> torch.Tensor:
-    """``sum_i w[i] * queue[i]`` for ``len(w) == len(queue)``."""
-    x = queue[-1]
-    return (w @ torch.stack(queue).flatten(1)).view(x.shape)
 
 
 class PSN(nn.Module, MultiStepModule):
@@ -135,6 +127,8 @@ class MaskedPSN(MemoryModule):
     ``X[t-k+1..t]``, so the neuron can also run step by step; single-step mode requires it.
     ``weight`` ``[T, T]``: Kaiming uniform (``a = sqrt(5)``); ``bias`` ``[T, 1]`` ``= -B``:
     ``-1``. Buffers: ``_lambda_`` (0-d), ``mask0`` (``M_k``) and ``mask1`` (``J``).
+    Single-step state: ``time_step`` and ``queue`` (the last ``k`` inputs, flattened); one
+    step is :func:`snn_core.functional.masked_psn_step`.
 
     Args:
         k: order of the neuron (width of the band of ``M_k``).
@@ -193,24 +187,29 @@ class MaskedPSN(MemoryModule):
         return self.gen_masked_weight(self.lambda_, self.mask0, self.mask1, self.weight)
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Spikes of step ``t = time_step`` from the last ``k`` inputs (needs ``λ = 1``)."""
+        """Spikes of step ``t = time_step`` from the last ``k`` inputs (needs ``λ = 1``).
+
+        Past ``T`` steps the input is still queued (as in the reference) before the
+        ``OverflowError``; ``time_step`` does not advance."""
         if self.lambda_ < 1.0:
             raise ValueError(
                 f"MaskedPSN can only run in single-step mode once fully masked (lambda_ = 1), "
                 f"got lambda_={self.lambda_.item()}; set lambda_ = 1 or use step_mode='m'"
             )
+        _check_queue_shape(self.queue, x, "MaskedPSN")
         t = self.time_step
         if t >= self.T:
+            self.queue = [*self.queue, x.flatten()][-self.k :]
             raise OverflowError(
                 f"MaskedPSN(T={self.T}) has already run {t} single steps; call reset() "
                 f"(or functional.reset_net) before the next sequence"
             )
-        _push(self.queue, x, self.k, "MaskedPSN")
-        n = len(self.queue)
-        w = self.masked_weight()[t, t - n + 1 : t + 1]
-        h = _weighted_sum(w, self.queue) + self.bias[t, 0]
-        self.time_step = t + 1
-        return self.surrogate_function(h)
+        spike, self.time_step, queue = masked_psn_step(
+            x, t, tuple(self.queue), self.masked_weight(), self.bias, self.k,
+            self.surrogate_function,
+        )  # fmt: skip
+        self.queue = list(queue)
+        return spike
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         """Spikes ``[T, N, *]`` of input ``x_seq`` ``[T, N, *]``."""
@@ -231,7 +230,9 @@ class SlidingPSN(MemoryModule):
     .. math::
         H[t] = \sum_{i=0}^{k-1} W_i X[t - k + 1 + i], \quad S[t] = \Theta(H[t] - B)
 
-    with ``X[t] = 0`` for ``t < 0``. Works for any number of steps. ``weight`` ``[k]`` is
+    with ``X[t] = 0`` for ``t < 0``. Works for any number of steps. Single-step state:
+    ``queue`` (the last ``k`` inputs, flattened); one step is
+    :func:`snn_core.functional.sliding_psn_step`. ``weight`` ``[k]`` is
     ``(..., 1/4, 1/2, 1)`` with ``exp_init`` or Kaiming uniform (``a = sqrt(5)``, fan-in
     ``k``) otherwise; ``bias`` (0-d, ``= -B``) is ``-1``.
 
@@ -301,9 +302,12 @@ class SlidingPSN(MemoryModule):
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         """Spikes of the current step from the last ``k`` inputs."""
-        _push(self.queue, x, self.k, "SlidingPSN")
-        w = self.weight[self.k - len(self.queue) :]
-        return self.surrogate_function(_weighted_sum(w, self.queue) + self.bias)
+        _check_queue_shape(self.queue, x, "SlidingPSN")
+        spike, queue = sliding_psn_step(
+            x, tuple(self.queue), self.weight, self.bias, self.surrogate_function
+        )
+        self.queue = list(queue)
+        return spike
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         """Spikes ``[T, N, *]`` of input ``x_seq`` ``[T, N, *]`` (any ``T``)."""

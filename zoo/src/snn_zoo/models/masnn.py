@@ -1,5 +1,5 @@
 """MA-SNN (Yao et al., "Attention Spiking Neural Networks", IEEE TPAMI 2023; official code
-github.com/BICLab/MA-SNN).
+github.com/BICLab/Attention-SNN, formerly BICLab/MA-SNN).
 
 Multi-dimensional attention (``MultiDimensionalAttention``: temporal, channel, spatial)
 refines the membrane input of spiking layers. Two families are built here:
@@ -9,16 +9,18 @@ refines the membrane input of spiking layers. Two families are built here:
   ``Linear -> BN -> temporal attention -> ReLU -> LIF`` layers; the output is the firing
   rate of the last layer over time. Parameter names as the official SpikingJelly version
   (``convAttLIF0.conv2d``, ``...BNLayer``, ``...attention.{ta,ca,sa}``, ``FC0.linear``).
-  The neuron keeps 30% of its potential per step and fires at 0.3 (``LIF(tau=10/7,
-  decay_input=False, v_threshold=0.3)``, rectangular surrogate of width 0.5), the
-  official configuration.
+  The neuron is the official LIF cell (``snn_neurons.ThresholdResetLIFNode``): it fires at
+  ``U >= 0.3``, a spike sets the potential to the threshold 0.3 (not to 0), and 30% of it
+  is kept for the next step (``alpha=0.3``, ``beta=0``); rectangular surrogate of width 0.5
+  and height 2, reset not detached, as the official configuration.
 - :class:`AttMSResNet`, MS-ResNet (membrane shortcut: ``LIF -> conv -> BN`` twice per
   block, the shortcut adds membrane potentials) with channel-spatial attention (CSA) on the
   residual branch, as in the paper's ImageNet models (``T = 1``). Parameter names follow
-  the official MS-ResNet code (``conv1``, ``conv2_x.0.residual_function.1`` ...,
-  ``shortcut``, ``fc``) with the attention under ``attention``. The neuron keeps 25% of its
-  potential and fires at 0.5 (``LIF(tau=4/3, decay_input=False, v_threshold=0.5)``,
-  rectangular surrogate of width 1).
+  the official Att_Res_SNN code (``conv1``, ``conv2_x.0.residual_function.1`` ...,
+  the attention as the branch's last module ``residual_function.6.attention.{ca,sa}``,
+  ``shortcut``, ``fc``); state dicts with the attention at ``convN_x.i.attention`` (snn-zoo
+  0.1) load too. The neuron keeps 25% of its potential and fires at 0.5 (``LIF(tau=4/3,
+  decay_input=False, v_threshold=0.5)``, hard reset to 0, rectangular surrogate of width 1).
 """
 
 from __future__ import annotations
@@ -35,21 +37,36 @@ from snn_layers.attention import (
     TemporalWiseAttention,
     make_neuron_factory,
 )
+from snn_neurons import LIFNode, ThresholdResetLIFNode
 from torch import nn
 
-from snn_zoo._base import SpikingClassifier
-from snn_zoo._blocks import check_positive_int, seq_apply, to_2tuple_size
+from snn_zoo._base import SpikingClassifier, check_global_pool, reject_unplaced
+from snn_zoo._blocks import (
+    DropPath,
+    check_positive_int,
+    check_rate,
+    drop_path_rates,
+    dropout,
+    seq_apply,
+    to_2tuple_size,
+)
 from snn_zoo._registry import register_model
 
 __all__ = ["MASNN", "AttMSResNet"]
 
 
 def _neuron_builder(
-    defaults: dict[str, Any], neuron: Any, neuron_kwargs: Mapping[str, Any] | None, backend: str
+    default: type[nn.Module],
+    defaults: dict[str, Any],
+    neuron: Any,
+    neuron_kwargs: Mapping[str, Any] | None,
+    backend: str,
 ) -> Any:
-    """The paper's LIF (``defaults`` over ``LIFNode``) unless the caller picks a neuron."""
-    kwargs = {**defaults, **(neuron_kwargs or {})} if neuron is None else neuron_kwargs
-    return make_neuron_factory(neuron, kwargs, backend)
+    """The official neuron (``default(**defaults)``, ``neuron_kwargs`` overriding its
+    fields) unless the caller picks a neuron."""
+    if neuron is None:
+        return make_neuron_factory(default, {**defaults, **(neuron_kwargs or {})}, backend)
+    return make_neuron_factory(neuron, neuron_kwargs, backend)
 
 
 # --------------------------------------------------------------------------- MA-SNN (events)
@@ -96,7 +113,8 @@ class _FCAttLIF(nn.Module):
         return self.lif(self.attention(seq_apply(self.BNLayer, seq_apply(self.linear, x))))
 
 
-_DVS_LIF = dict(tau=10.0 / 7.0, decay_input=False, v_threshold=0.3, v_reset=0.0, detach_reset=True)
+# the official cell (MA_SNN/module/LIF.py with the DVS128 Gesture Config.py values)
+_DVS_LIF = dict(alpha=0.3, beta=0.0, v_threshold=0.3, detach_reset=False)
 
 
 class MASNN(SpikingClassifier):
@@ -112,8 +130,14 @@ class MASNN(SpikingClassifier):
         pools: average-pool size after each convolution (1: none).
         fc_hidden: units of the hidden fully connected layer.
         reduction_t, reduction_c: attention reduction ratios (5 and 8 in the paper).
-        backend, neuron, neuron_kwargs: the neurons; ``neuron=None`` is the paper's LIF, and
-            ``neuron_kwargs`` then override its fields.
+        backend, neuron, neuron_kwargs: the neurons; ``neuron=None`` is the official cell
+            (``ThresholdResetLIFNode(alpha=0.3, beta=0, v_threshold=0.3)``, surrogate
+            ``Rect(alpha=2)``), and ``neuron_kwargs`` then override its fields.
+        drop_rate: dropout on the hidden layer's spikes before the classifier (timm's meaning).
+        bn_momentum, bn_eps: ``momentum`` / ``eps`` of every BatchNorm (``None``: torch's).
+        drop_path_rate, proj_drop_rate, attn_drop_rate, pos_drop_rate, patch_drop_rate,
+            drop_block_rate: accepted at 0 only; ``global_pool``: ``None`` only (no residual
+            branches, attention projections, position embedding or global pooling).
     """
 
     fixed_T = True
@@ -133,9 +157,32 @@ class MASNN(SpikingClassifier):
         backend: str = "torch",
         neuron: Any = None,
         neuron_kwargs: Mapping[str, Any] | None = None,
+        drop_rate: float = 0.0,
+        drop_path_rate: float = 0.0,
+        proj_drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.0,
+        pos_drop_rate: float = 0.0,
+        patch_drop_rate: float = 0.0,
+        drop_block_rate: float | None = None,
+        global_pool: str | None = None,
+        bn_momentum: float | None = None,
+        bn_eps: float | None = None,
     ) -> None:
         super().__init__(T, num_classes, in_chans)
         name = type(self).__name__
+        reject_unplaced(
+            name,
+            drop_path_rate=(drop_path_rate, "MA-SNN has no residual branches"),
+            proj_drop_rate=(proj_drop_rate, "MA-SNN has no attention projections"),
+            attn_drop_rate=(attn_drop_rate, "its attention has no softmax attention map"),
+            pos_drop_rate=(pos_drop_rate, "MA-SNN has no position embedding"),
+            patch_drop_rate=(patch_drop_rate, "MA-SNN has no tokens"),
+            drop_block_rate=(drop_block_rate, "DropBlock is not implemented"),
+        )
+        self.global_pool = check_global_pool(
+            name, global_pool, (), "MA-SNN flattens its feature maps into a fully connected layer"
+        )
+        self.drop_rate = check_rate(name, "drop_rate", drop_rate)
         channels, pools = tuple(channels), tuple(pools)
         if not channels or len(channels) != len(pools):
             raise ValueError(
@@ -158,7 +205,11 @@ class MASNN(SpikingClassifier):
         self.fc_hidden = check_positive_int(name, "fc_hidden", fc_hidden)
         self.reduction_t = reduction_t
         self._build = build = _neuron_builder(
-            {**_DVS_LIF, "surrogate_function": Rect(alpha=2.0)}, neuron, neuron_kwargs, backend
+            ThresholdResetLIFNode,
+            {**_DVS_LIF, "surrogate_function": Rect(alpha=2.0)},
+            neuron,
+            neuron_kwargs,
+            backend,
         )
         cin = in_chans
         self._n_conv = len(channels)
@@ -171,6 +222,7 @@ class MASNN(SpikingClassifier):
             cin = cout
         flat = channels[-1] * (self.img_size[0] // total) * (self.img_size[1] // total)
         self.FC0 = _FCAttLIF(flat, fc_hidden, T, reduction_t, build)
+        self.head_drop = dropout(self.drop_rate)
         self.FC1: nn.Module = (
             _FCAttLIF(fc_hidden, num_classes, T, reduction_t, build)
             if num_classes > 0
@@ -181,6 +233,7 @@ class MASNN(SpikingClassifier):
         for i, (c, p) in enumerate(zip(channels, pools)):
             red *= p
             self.feature_info.append(dict(num_chs=c, reduction=red, module=f"convAttLIF{i}"))
+        self.set_bn_options(bn_momentum, bn_eps)
 
     def adapt_official_tensor(self, key: str, value: torch.Tensor) -> torch.Tensor:
         # The official fully connected TA stores its MLP as Conv1d weights [out, in, 1].
@@ -202,7 +255,7 @@ class MASNN(SpikingClassifier):
             raise ValueError(f"forward_head takes [T, B, C, H, W] features, got {tuple(x.shape)}")
         functional.reset_net(self.FC0)
         functional.reset_net(self.FC1)
-        x = self.FC0(x.flatten(2))
+        x = self.head_drop(self.FC0(x.flatten(2)))
         if pre_logits:
             return x.mean(0)
         return self.FC1(x).mean(0)
@@ -212,6 +265,7 @@ class MASNN(SpikingClassifier):
 
     def reset_classifier(self, num_classes: int, global_pool: Any = None) -> None:
         check_positive_int(type(self).__name__, "num_classes", num_classes, minimum=0)
+        check_global_pool(type(self).__name__, global_pool, (), "it has no global pooling")
         self.num_classes = num_classes
         self.FC1 = (
             _FCAttLIF(self.fc_hidden, num_classes, self.T, self.reduction_t, self._build)
@@ -250,11 +304,34 @@ class _TDBatchNorm(nn.Module):
         return seq_apply(self.bn, x)
 
 
-class _AttMSBlock(nn.Module):
-    """``CSA(BN(conv(LIF(BN(conv(LIF(x))))))) + shortcut(x)`` on membrane potentials."""
+class _CSACell(nn.Module):
+    """The official ``PruningCell(attention='CSA')``: channel-spatial attention kept under
+    ``attention`` (keys ``attention.ca.sharedMLP.{0,2}.weight``, ``attention.sa.conv.weight``)."""
 
-    def __init__(self, cin: int, cout: int, stride: int, T: int, r_c: int, build: Any) -> None:
+    def __init__(self, T: int, C: int, r_c: int) -> None:
         super().__init__()
+        self.attention = MultiDimensionalAttention(T, C, reduction_c=r_c, use_temporal=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attention(x)
+
+
+class _AttMSBlock(nn.Module):
+    """``CSA(BN(conv(LIF(BN(conv(LIF(x))))))) + shortcut(x)`` on membrane potentials; the
+    CSA is the last module of ``residual_function`` (index 6), as in the official code."""
+
+    def __init__(
+        self,
+        cin: int,
+        cout: int,
+        stride: int,
+        T: int,
+        r_c: int,
+        build: Any,
+        drop_path: float = 0.0,
+    ) -> None:
+        super().__init__()
+        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
         self.residual_function = nn.Sequential(
             build(),
             _SeqConv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
@@ -262,8 +339,8 @@ class _AttMSBlock(nn.Module):
             build(),
             _SeqConv2d(cout, cout, 3, stride=1, padding=1, bias=False),
             _TDBatchNorm(cout, 0.1),
+            _CSACell(T, cout, r_c),
         )
-        self.attention = MultiDimensionalAttention(T, cout, reduction_c=r_c, use_temporal=False)
         self.shortcut = nn.Sequential()
         if stride != 1 or cin != cout:
             down: list[nn.Module] = (
@@ -274,7 +351,26 @@ class _AttMSBlock(nn.Module):
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.attention(self.residual_function(x)) + self.shortcut(x)
+        return self.drop_path(self.residual_function(x)) + self.shortcut(x)
+
+    def _load_from_state_dict(
+        self,
+        state_dict: dict[str, Any],
+        prefix: str,
+        local_metadata: Any,
+        strict: bool,
+        missing_keys: list[str],
+        unexpected_keys: list[str],
+        error_msgs: list[str],
+    ) -> None:
+        # snn-zoo 0.1 kept the attention beside the branch: ``attention.*`` -> the branch's
+        # last module, ``residual_function.6.attention.*``
+        old = prefix + "attention."
+        for key in [k for k in state_dict if k.startswith(old)]:
+            state_dict[prefix + "residual_function.6." + key[len(prefix) :]] = state_dict.pop(key)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
 
 _RESNET_LIF = dict(
@@ -294,6 +390,13 @@ class AttMSResNet(SpikingClassifier):
         reduction_c: channel attention reduction ratio (8).
         drop_rate: dropout before the classifier.
         backend, neuron, neuron_kwargs: the neurons; ``neuron=None`` is the paper's LIF.
+        drop_path_rate: stochastic depth of the residual branches, rising linearly over the
+            blocks (timm's ResNet rule).
+        global_pool: ``None`` or ``'avg'`` (the mean over space and time).
+        bn_momentum, bn_eps: ``momentum`` / ``eps`` of every BatchNorm (``None``: torch's).
+        proj_drop_rate, attn_drop_rate, pos_drop_rate, patch_drop_rate, drop_block_rate:
+            accepted at 0 only (no attention projections or map, position embedding, tokens
+            or DropBlock).
     """
 
     def __init__(
@@ -309,9 +412,27 @@ class AttMSResNet(SpikingClassifier):
         backend: str = "torch",
         neuron: Any = None,
         neuron_kwargs: Mapping[str, Any] | None = None,
+        drop_path_rate: float = 0.0,
+        proj_drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.0,
+        pos_drop_rate: float = 0.0,
+        patch_drop_rate: float = 0.0,
+        drop_block_rate: float | None = None,
+        global_pool: str | None = None,
+        bn_momentum: float | None = None,
+        bn_eps: float | None = None,
     ) -> None:
         super().__init__(T, num_classes, in_chans)
         name = type(self).__name__
+        reject_unplaced(
+            name,
+            proj_drop_rate=(proj_drop_rate, "Att-MS-ResNet has no attention projections"),
+            attn_drop_rate=(attn_drop_rate, "its attention has no softmax attention map"),
+            pos_drop_rate=(pos_drop_rate, "Att-MS-ResNet has no position embedding"),
+            patch_drop_rate=(patch_drop_rate, "Att-MS-ResNet has no tokens"),
+            drop_block_rate=(drop_block_rate, "DropBlock is not implemented"),
+        )
+        self.global_pool = check_global_pool(name, global_pool)
         layers = tuple(layers)
         if len(layers) != 4:
             raise ValueError(f"{name}: layers must give 4 stage depths, got {layers!r}")
@@ -325,17 +446,23 @@ class AttMSResNet(SpikingClassifier):
             raise ValueError(f"{name}: drop_rate must be in [0, 1), got {drop_rate!r}")
         self.img_size = to_2tuple_size(name, img_size)
         build = _neuron_builder(
-            {**_RESNET_LIF, "surrogate_function": Rect(alpha=1.0)}, neuron, neuron_kwargs, backend
+            LIFNode,
+            {**_RESNET_LIF, "surrogate_function": Rect(alpha=1.0)},
+            neuron,
+            neuron_kwargs,
+            backend,
         )
         self.conv1 = nn.Sequential(
             _SeqConv2d(in_chans, 64, 7, stride=2, padding=3, bias=False), _TDBatchNorm(64, 0.5)
         )
         cin = 64
         self.feature_info = [dict(num_chs=64, reduction=2, module="conv1")]
+        dpr = iter(drop_path_rates(name, drop_path_rate, sum(layers)))
         for s, (cout, n) in enumerate(zip((64, 128, 256, 512), layers)):
             blocks = []
             for i in range(n):
-                blocks.append(_AttMSBlock(cin, cout, 2 if i == 0 else 1, T, reduction_c, build))
+                stride = 2 if i == 0 else 1
+                blocks.append(_AttMSBlock(cin, cout, stride, T, reduction_c, build, next(dpr)))
                 cin = cout
             setattr(self, f"conv{s + 2}_x", nn.Sequential(*blocks))
             self.feature_info.append(
@@ -345,6 +472,7 @@ class AttMSResNet(SpikingClassifier):
         self.num_features = 512
         self.dropout = nn.Dropout(drop_rate)
         self.fc: nn.Module = nn.Linear(512, num_classes) if num_classes > 0 else nn.Identity()
+        self.set_bn_options(bn_momentum, bn_eps)
 
     @classmethod
     def num_feature_stages(cls, **config: Any) -> int:
@@ -366,6 +494,8 @@ class AttMSResNet(SpikingClassifier):
 
     def reset_classifier(self, num_classes: int, global_pool: Any = None) -> None:
         check_positive_int(type(self).__name__, "num_classes", num_classes, minimum=0)
+        if global_pool is not None:
+            self.global_pool = check_global_pool(type(self).__name__, global_pool)
         self.num_classes = num_classes
         self.fc = nn.Linear(512, num_classes) if num_classes > 0 else nn.Identity()
 
@@ -379,7 +509,7 @@ def _card(dataset: str, params_m: float | None, acc: float | None, **kw: Any) ->
         architecture="masnn",
         paper=_PAPER,
         paper_ids="doi:10.1109/TPAMI.2023.3241201",
-        origin_url="https://github.com/BICLab/MA-SNN",
+        origin_url="https://github.com/BICLab/Attention-SNN",
         dataset=dataset,
         params_m=params_m,
         reported_accuracy=acc,
@@ -415,6 +545,9 @@ def _card(dataset: str, params_m: float | None, acc: float | None, **kw: Any) ->
             "input: [T=60, B, 2, 32, 32] event frames (dt = 15 ms, 128x128 sensor downsampled 4x)",
             "params_m: the paper tables no count for this network; measured 2.34 M",
             "output: firing rates of the 11 output neurons (trained with MSE in the paper)",
+            "neuron: the official cell, snn_neurons.ThresholdResetLIFNode (a spike sets the "
+            "potential to the threshold 0.3, then 30% of it is kept)",
+            "official input layout [B, T, 2, 32, 32]: transpose to [T, B, ...]",
         ),
     ),
     default=True,
@@ -463,3 +596,20 @@ def att_ms_resnet18() -> dict[str, Any]:
 def att_ms_resnet34() -> dict[str, Any]:
     """Att-MS-ResNet-34 (CSA), ImageNet-1k, 224x224, T=1."""
     return dict(layers=(3, 4, 6, 3), T=1, img_size=224, reduction_c=8)
+
+
+@register_model(
+    AttMSResNet,
+    _card(
+        "imagenet-1k",
+        78.37,
+        77.08,
+        notes=(
+            "params: MS-ResNet-104 (blocks 3, 8, 32, 8, the official resnet104) + CSA",
+            "77.08% top-1 at T=1 (paper)",
+        ),
+    ),
+)
+def att_ms_resnet104() -> dict[str, Any]:
+    """Att-MS-ResNet-104 (CSA), ImageNet-1k, 224x224, T=1 (the paper's largest model)."""
+    return dict(layers=(3, 8, 32, 8), T=1, img_size=224, reduction_c=8)

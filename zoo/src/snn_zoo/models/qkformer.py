@@ -17,8 +17,15 @@ Official layouts, kept so that published checkpoints load as they are:
 - ``'dvs'``: two stages ``D/2, D`` with 1 token block and ``depth - 1`` SSA blocks, the
   first embedding reduces 8x with a stride-4 shortcut, as the CIFAR10-DVS code.
 
-The official SSA applies its output neuron before restoring the time axis (over the
-flattened ``T*B`` axis); here it runs over time, as the paper's equations.
+Batch coupling (``batch_independent``). The official SSA applies its output neuron
+``proj_lif`` to a ``[T*B, C, N]`` tensor, before the time axis is restored, so that neuron
+takes the flattened ``T*B`` axis as its time axis: its state runs through the samples of a
+batch (step ``t`` of sample ``b`` is its step ``t*B + b``), and a sample's logits depend on
+the other samples of its batch. The paper variants compute exactly that by default
+(``batch_independent=False``), so published checkpoints give the published numbers;
+``batch_independent=True`` runs that neuron over time only, per sample, as the paper's
+equations (Eq. 9 with Spikformer's SSA) read: outputs then do not depend on the batch.
+Both forms share every parameter, so a checkpoint loads into either.
 """
 
 from __future__ import annotations
@@ -30,12 +37,14 @@ import torch
 from snn_layers.attention import SpikingSelfAttention, TokenQKAttention, make_neuron_factory
 from torch import nn
 
-from snn_zoo._base import SpikingClassifier
+from snn_zoo._base import SpikingClassifier, check_global_pool, reject_unplaced
 from snn_zoo._blocks import (
     MLP,
     ResidualBlock,
     check_positive_int,
+    check_rate,
     drop_path_rates,
+    dropout,
     init_vit_weights,
     seq_apply,
     to_2tuple_size,
@@ -43,7 +52,7 @@ from snn_zoo._blocks import (
 from snn_zoo._registry import register_model
 from snn_zoo.data import DIGITS_MEAN, DIGITS_STD
 
-__all__ = ["PatchEmbed", "QKFormer"]
+__all__ = ["PatchEmbed", "QKFormer", "QKFormerSSA"]
 
 # unit: (prefix, in, out, max-pool?); shortcut: (prefix, source unit (-1: input), in, out, stride)
 Unit = tuple[str, int, int, bool]
@@ -91,6 +100,47 @@ class PatchEmbed(nn.Module):
         s = self.shortcut
         res = seq_apply(getattr(self, f"{s}_bn"), seq_apply(getattr(self, f"{s}_conv"), feat))
         return x + getattr(self, f"{s}_lif")(res)
+
+
+class QKFormerSSA(SpikingSelfAttention):
+    """Spikformer's SSA as QKFormer's last stage uses it.
+
+    With ``batch_independent=False`` (the official code) the output neuron ``proj_lif`` runs
+    over the flattened ``T*B`` axis: for ``Y = BN(Linear(SSA'))`` of shape ``[T, B, C, L]``,
+    the neuron sees the sequence ``Y[0, 0], Y[0, 1], ..., Y[0, B-1], Y[1, 0], ...`` of
+    ``T*B`` steps, each ``[C, L]``, so its membrane carries over from one sample to the next.
+    With ``batch_independent=True`` it runs over ``T`` for each sample (the parent class).
+    Other arguments as :class:`snn_layers.attention.SpikingSelfAttention`.
+    """
+
+    def __init__(self, *args: Any, batch_independent: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not isinstance(batch_independent, bool):
+            raise TypeError(
+                f"{type(self).__name__}: batch_independent must be a bool, got "
+                f"{batch_independent!r}"
+            )
+        self.batch_independent = batch_independent
+
+    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        if self.batch_independent:
+            return super().forward(x_seq)
+        T, B, C = x_seq.shape[:3]
+        spatial = x_seq.shape[3:]
+        x = x_seq.flatten(3)
+        L = x.shape[-1]
+        h, d = self.num_heads, C // self.num_heads
+        q = self.q_lif(self._branch("q", x)).reshape(T, B, h, d, L)
+        k = self.k_lif(self._branch("k", x)).reshape(T, B, h, d, L)
+        v = self.v_lif(self._branch("v", x)).reshape(T, B, h, d, L)
+        # spikes: Q K^T V holds integer counts, exact in either product order
+        y = (v @ k.transpose(-2, -1)) @ q if d <= L else v @ (k.transpose(-2, -1) @ q)
+        y = self.attn_lif((y * self.scale).reshape(T, B, C, L))
+        y = self._branch("proj", y).reshape(T * B, 1, C, L)  # T*B steps of one [C, L] map
+        return self.proj_lif(y).reshape(T, B, C, *spatial)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, batch_independent={self.batch_independent}"
 
 
 def _embeds(layout: str, in_chans: int, dims: list[int]) -> list[tuple[list[Unit], Shortcut]]:
@@ -180,7 +230,16 @@ class QKFormer(SpikingClassifier):
         T: time steps a static image is repeated over.
         layout: ``'imagenet'``, ``'cifar'`` or ``'dvs'`` (official layouts).
         drop_path_rate: stochastic depth (0 in the paper).
+        batch_independent: ``False`` (default, the official code): the SSA output neuron
+            runs over the flattened ``T*B`` axis, so logits depend on the other samples of
+            the batch; ``True``: it runs over time per sample (see :class:`QKFormerSSA`).
         backend, neuron, neuron_kwargs: the neurons (see ``snn_layers.attention``).
+        drop_rate: dropout on the pooled features before the head (timm's meaning).
+        proj_drop_rate: dropout on the outputs of the attention and MLP branches.
+        attn_drop_rate, pos_drop_rate, patch_drop_rate, drop_block_rate: accepted at 0 only
+            (no softmax attention map, no position embedding, no token dropping or DropBlock).
+        global_pool: ``None`` or ``'avg'`` (the mean over tokens and time).
+        bn_momentum, bn_eps: ``momentum`` / ``eps`` of every BatchNorm (``None``: torch's).
     """
 
     def __init__(
@@ -196,12 +255,32 @@ class QKFormer(SpikingClassifier):
         T: int = 4,
         layout: str = "imagenet",
         drop_path_rate: float = 0.0,
+        batch_independent: bool = False,
         backend: str = "torch",
         neuron: Any = None,
         neuron_kwargs: Mapping[str, Any] | None = None,
+        drop_rate: float = 0.0,
+        proj_drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.0,
+        pos_drop_rate: float = 0.0,
+        patch_drop_rate: float = 0.0,
+        drop_block_rate: float | None = None,
+        global_pool: str | None = None,
+        bn_momentum: float | None = None,
+        bn_eps: float | None = None,
     ) -> None:
         super().__init__(T, num_classes, in_chans)
         name = type(self).__name__
+        reject_unplaced(
+            name,
+            attn_drop_rate=(attn_drop_rate, "Q-K attention has no softmax attention map"),
+            pos_drop_rate=(pos_drop_rate, "QKFormer has no position embedding"),
+            patch_drop_rate=(patch_drop_rate, "token dropping is not implemented"),
+            drop_block_rate=(drop_block_rate, "DropBlock is not implemented"),
+        )
+        self.global_pool = check_global_pool(name, global_pool)
+        self.drop_rate = check_rate(name, "drop_rate", drop_rate)
+        proj_drop = check_rate(name, "proj_drop_rate", proj_drop_rate)
         if layout not in _LAYOUTS:
             raise ValueError(f"{name}: layout must be one of {sorted(_LAYOUTS)}, got {layout!r}")
         spec = _LAYOUTS[layout]
@@ -224,6 +303,9 @@ class QKFormer(SpikingClassifier):
         self.img_size = to_2tuple_size(name, img_size)
         self.embed_dim = self.num_features = embed_dim
         self.layout = layout
+        if not isinstance(batch_independent, bool):
+            raise TypeError(f"{name}: batch_independent must be a bool, got {batch_independent!r}")
+        self.batch_independent = batch_independent
         build = make_neuron_factory(neuron, neuron_kwargs, backend)
         counts = _blocks_per_stage(layout, depth)
         dpr = iter(drop_path_rates(name, drop_path_rate, sum(counts)))
@@ -237,10 +319,11 @@ class QKFormer(SpikingClassifier):
             for _ in range(count):
                 if last:
                     attn_name = spec["ssa_name"]
-                    attn: nn.Module = SpikingSelfAttention(
+                    attn: nn.Module = QKFormerSSA(
                         dim,
                         num_heads,
                         backend,
+                        batch_independent=batch_independent,
                         proj_bias=True,
                         neuron=neuron,
                         neuron_kwargs=neuron_kwargs,
@@ -256,11 +339,13 @@ class QKFormer(SpikingClassifier):
                         neuron_kwargs=neuron_kwargs,
                     )
                 mlp = MLP(dim, int(dim * mlp_ratio), "conv2d", build, names=spec["mlp_names"])
-                blocks.append(ResidualBlock(attn_name, attn, mlp, next(dpr)))
+                blocks.append(ResidualBlock(attn_name, attn, mlp, next(dpr), proj_drop))
             setattr(self, f"stage{s + 1}", nn.ModuleList(blocks))
         self._n_stages = n_stages
+        self.head_drop = dropout(self.drop_rate)
         self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()
         self.apply(init_vit_weights)
+        self.set_bn_options(bn_momentum, bn_eps)
         self.feature_info = [
             dict(num_chs=dim, reduction=red, module=f"stage{s + 1}")
             for s, (dim, red) in enumerate(zip(dims, spec["reductions"]))
@@ -278,8 +363,8 @@ class QKFormer(SpikingClassifier):
         ]
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """``[T, B, D, H, W]`` -> mean over tokens and time -> ``head``."""
-        x = x.flatten(3).mean(3).mean(0)
+        """``[T, B, D, H, W]`` -> mean over tokens and time -> dropout -> ``head``."""
+        x = self.head_drop(x.flatten(3).mean(3).mean(0))
         return x if pre_logits else self.head(x)
 
     def get_classifier(self) -> nn.Module:
@@ -287,6 +372,8 @@ class QKFormer(SpikingClassifier):
 
     def reset_classifier(self, num_classes: int, global_pool: Any = None) -> None:
         check_positive_int(type(self).__name__, "num_classes", num_classes, minimum=0)
+        if global_pool is not None:
+            self.global_pool = check_global_pool(type(self).__name__, global_pool)
         self.num_classes = num_classes
         self.head = nn.Linear(self.embed_dim, num_classes) if num_classes > 0 else nn.Identity()
         if num_classes > 0:
@@ -299,7 +386,16 @@ _PAPER = (
 )
 
 
+_COUPLED = (
+    "batch-coupled as the official code: the last stage's SSA output neuron runs over the "
+    "flattened T*B axis, so a sample's logits depend on its batch; create_model(..., "
+    "batch_independent=True) gives per-sample outputs (same weights)"
+)
+
+
 def _card(dataset: str, params_m: float | None, acc: float | None, **kw: Any) -> dict[str, Any]:
+    if kw.pop("coupled", True):  # a paper variant: say how it computes SSA
+        kw["notes"] = (*kw.get("notes", ()), _COUPLED)
     card = dict(
         architecture="qkformer",
         paper=_PAPER,
@@ -357,8 +453,9 @@ def qkformer_10_768() -> dict[str, Any]:
         81.15,
         num_classes=100,
         input_size=(3, 32, 32),
-        mean=(0.5071, 0.4867, 0.4408),
-        std=(0.2675, 0.2565, 0.2761),
+        mean=(0.4914, 0.4822, 0.4465),
+        std=(0.2470, 0.2435, 0.2616),
+        notes=("mean / std: those of the official cifar100.yml (CIFAR-10's statistics)",),
     ),
 )
 def qkformer_4_384_cifar() -> dict[str, Any]:
@@ -409,9 +506,11 @@ def qkformer_2_256_dvs() -> dict[str, Any]:
         mean=DIGITS_MEAN,
         std=DIGITS_STD,
         paper=_PAPER + "; small variant of this project",
+        coupled=False,
         notes=(
             "inputs: digits.data / 16, normalised by mean/std",
             "stages at 8x8, 4x4, 2x2",
+            "batch_independent=True: per-sample outputs (the paper variants are batch-coupled)",
         ),
     ),
 )
@@ -426,4 +525,5 @@ def qkformer_digits() -> dict[str, Any]:
         in_chans=1,
         num_classes=10,
         layout="cifar",
+        batch_independent=True,
     )

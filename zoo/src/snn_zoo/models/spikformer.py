@@ -30,12 +30,14 @@ import torch
 from snn_layers.attention import SpikingSelfAttention, make_neuron_factory
 from torch import nn
 
-from snn_zoo._base import SpikingClassifier
+from snn_zoo._base import SpikingClassifier, check_global_pool, reject_unplaced
 from snn_zoo._blocks import (
     MLP,
     ResidualBlock,
     check_positive_int,
+    check_rate,
     drop_path_rates,
+    dropout,
     init_vit_weights,
     seq_apply,
     to_2tuple_size,
@@ -115,6 +117,13 @@ class Spikformer(SpikingClassifier):
         sps_pools: which SPS stages max-pool (``None``: the layout's).
         drop_path_rate: stochastic depth (0 in the paper).
         backend, neuron, neuron_kwargs: the neurons (see ``snn_layers.attention``).
+        drop_rate: dropout on the pooled features before the head (timm's meaning).
+        proj_drop_rate: dropout on the outputs of the attention and MLP branches.
+        pos_drop_rate: dropout after the patch splitting and its relative position embedding.
+        attn_drop_rate, patch_drop_rate, drop_block_rate: accepted at 0 only (SSA has no
+            softmax attention matrix; tokens are not dropped; no DropBlock).
+        global_pool: ``None`` or ``'avg'`` (the mean over tokens and time).
+        bn_momentum, bn_eps: ``momentum`` / ``eps`` of every BatchNorm (``None``: torch's).
     """
 
     unused_official_keys = (
@@ -141,9 +150,27 @@ class Spikformer(SpikingClassifier):
         backend: str = "torch",
         neuron: Any = None,
         neuron_kwargs: Mapping[str, Any] | None = None,
+        drop_rate: float = 0.0,
+        proj_drop_rate: float = 0.0,
+        pos_drop_rate: float = 0.0,
+        attn_drop_rate: float = 0.0,
+        patch_drop_rate: float = 0.0,
+        drop_block_rate: float | None = None,
+        global_pool: str | None = None,
+        bn_momentum: float | None = None,
+        bn_eps: float | None = None,
     ) -> None:
         super().__init__(T, num_classes, in_chans)
         name = type(self).__name__
+        reject_unplaced(
+            name,
+            attn_drop_rate=(attn_drop_rate, "spiking self-attention has no softmax attention map"),
+            patch_drop_rate=(patch_drop_rate, "token dropping is not implemented"),
+            drop_block_rate=(drop_block_rate, "DropBlock is not implemented"),
+        )
+        self.global_pool = check_global_pool(name, global_pool)
+        self.drop_rate = check_rate(name, "drop_rate", drop_rate)
+        proj_drop = check_rate(name, "proj_drop_rate", proj_drop_rate)
         if layout not in _LAYOUTS:
             raise ValueError(f"{name}: layout must be one of {sorted(_LAYOUTS)}, got {layout!r}")
         check_positive_int(name, "embed_dim", embed_dim, minimum=8)
@@ -160,6 +187,7 @@ class Spikformer(SpikingClassifier):
         pools = spec["pools"] if sps_pools is None else tuple(sps_pools)
         build = make_neuron_factory(neuron, neuron_kwargs, backend)
         self.patch_embed = SPS(in_chans, embed_dim, pools, build)
+        self.pos_drop = dropout(check_rate(name, "pos_drop_rate", pos_drop_rate))
         dpr = drop_path_rates(name, drop_path_rate, depth)
         self.block = nn.ModuleList(
             ResidualBlock(
@@ -177,11 +205,14 @@ class Spikformer(SpikingClassifier):
                 ),
                 MLP(embed_dim, int(embed_dim * mlp_ratio), spec["mlp"], build),
                 dpr[i],
+                proj_drop,
             )
             for i in range(depth)
         )
+        self.head_drop = dropout(self.drop_rate)
         self.head = nn.Linear(embed_dim, num_classes) if num_classes > 0 else nn.Identity()
         self.apply(init_vit_weights)
+        self.set_bn_options(bn_momentum, bn_eps)
         reduction = 2 ** sum(self.patch_embed.pools)
         self.feature_info = [dict(num_chs=embed_dim, reduction=reduction, module="patch_embed")]
         self.feature_info += [
@@ -194,11 +225,11 @@ class Spikformer(SpikingClassifier):
         return depth + 1
 
     def stage_modules(self) -> list[list[nn.Module]]:
-        return [[self.patch_embed]] + [[blk] for blk in self.block]
+        return [[self.patch_embed, self.pos_drop]] + [[blk] for blk in self.block]
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """``[T, B, D, H, W]`` -> mean over tokens and time -> ``head``."""
-        x = x.flatten(3).mean(3).mean(0)
+        """``[T, B, D, H, W]`` -> mean over tokens and time -> dropout -> ``head``."""
+        x = self.head_drop(x.flatten(3).mean(3).mean(0))
         return x if pre_logits else self.head(x)
 
     def get_classifier(self) -> nn.Module:
@@ -206,6 +237,8 @@ class Spikformer(SpikingClassifier):
 
     def reset_classifier(self, num_classes: int, global_pool: Any = None) -> None:
         check_positive_int(type(self).__name__, "num_classes", num_classes, minimum=0)
+        if global_pool is not None:
+            self.global_pool = check_global_pool(type(self).__name__, global_pool)
         self.num_classes = num_classes
         self.head = nn.Linear(self.embed_dim, num_classes) if num_classes > 0 else nn.Identity()
         if num_classes > 0:

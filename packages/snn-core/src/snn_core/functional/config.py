@@ -7,6 +7,7 @@ import warnings
 from torch import nn
 
 from snn_core.base import StepModule, check_step_mode
+from snn_core.functional.reset_cache import cached_reset_modules, reset_collected_modules
 
 __all__ = ["reset_net", "set_step_mode", "set_backend", "detach_net"]
 
@@ -19,15 +20,16 @@ def _check_net(net: object) -> None:
 def reset_net(net: nn.Module) -> None:
     """Reset the state of every module in ``net``.
 
-    Walks ``net.modules()`` and calls ``m.reset()`` on every module that has a callable
-    ``reset`` (every :class:`~snn_core.base.MemoryModule`, and any other module offering
-    one). Call it between two independent input sequences.
+    Calls ``m.reset()`` on every module of ``net.modules()`` that has a callable ``reset``
+    (every :class:`~snn_core.base.MemoryModule`, and any other module offering one). Call it
+    between two independent input sequences.
+
+    The list of such modules is cached per network and reused while the module tree is
+    unchanged; adding, removing or replacing a submodule anywhere is noticed and the list is
+    collected again (see :func:`invalidate_reset_cache`). Exceptions raised by a module's
+    ``reset()`` propagate unchanged.
     """
-    _check_net(net)
-    for m in net.modules():
-        reset = getattr(m, "reset", None)
-        if callable(reset):
-            reset()
+    reset_collected_modules(cached_reset_modules(net))
 
 
 def detach_net(net: nn.Module) -> None:
@@ -88,6 +90,17 @@ def set_step_mode(net: nn.Module, step_mode: str) -> None:
         m.step_mode = step_mode
 
 
+#: backend names every network may be asked for, besides those its modules declare
+STANDARD_BACKENDS = ("torch", "triton", "cupy")
+
+
+def _declared_backends(m: nn.Module) -> tuple[str, ...]:
+    known = getattr(m, "known_backends", None)
+    if known is None:
+        known = getattr(m, "supported_backends", ())
+    return tuple(known)
+
+
 def set_backend(
     net: nn.Module,
     backend: str,
@@ -96,10 +109,13 @@ def set_backend(
     """Set ``backend`` on every module of type ``instance`` (all modules if ``None``) in ``net``
     that has a ``backend`` attribute.
 
-    A module whose ``supported_backends`` (which may depend on its step mode and on what is
-    installed) does not contain ``backend`` keeps its current backend. Unlike the reference,
-    which logs one line per such module, a single ``UserWarning`` lists all of them with
-    their supported backends, so a typo or a missing install is never silent.
+    A name that neither :data:`STANDARD_BACKENDS` nor any module of ``net`` knows (its
+    ``known_backends``, else its ``supported_backends``) is a ``ValueError`` listing the
+    known names. A module whose ``supported_backends`` (which may depend on its step mode
+    and on what is installed) does not contain ``backend`` keeps its current backend.
+    Unlike the reference, which logs one line per such module, a single ``UserWarning``
+    lists all of them with their supported backends and, where the module can tell
+    (``backend_unavailable_reason``), why the backend cannot run and what to install.
     """
     _check_net(net)
     if not isinstance(backend, str):
@@ -111,22 +127,47 @@ def set_backend(
         raise TypeError(
             f"instance must be None, a class or a non-empty tuple of classes, got {instance!r}"
         )
-    refused = []
+    known = list(STANDARD_BACKENDS)
+    for m in net.modules():
+        if hasattr(m, "backend"):
+            known += [b for b in _declared_backends(m) if b not in known]
+    if backend not in known:
+        raise ValueError(f"backend must be one of {tuple(known)}, got {backend!r}")
+    refused: dict[str, list[str]] = {}  # reason -> modules
     for name, m in net.named_modules():
         if not isinstance(m, types) or not hasattr(m, "backend"):
             continue
-        supported = tuple(getattr(m, "supported_backends", ()))
+        label = name or "<net>"
+        if not hasattr(m, "supported_backends"):  # e.g. a layer passing it on to its neurons
+            subs = [s for s in m.modules() if s is not m and hasattr(s, "supported_backends")]
+            if all(backend in tuple(s.supported_backends) for s in subs):
+                try:
+                    m.backend = backend
+                    continue
+                except (ValueError, RuntimeError) as exc:
+                    reason = str(exc)
+            else:
+                reason = "some of its submodules do not support it"
+            refused.setdefault(reason, []).append(
+                f"{label} ({type(m).__name__}, keeps backend={m.backend!r})"
+            )
+            continue
+        supported = tuple(m.supported_backends)
         if backend in supported:
             m.backend = backend
-        else:
-            refused.append(
-                f"{name or '<net>'} ({type(m).__name__}, supported_backends={supported}, "
-                f"keeps backend={m.backend!r})"
-            )
+            continue
+        why = getattr(m, "backend_unavailable_reason", None)
+        reason = (why(backend) if callable(why) else None) or ""
+        refused.setdefault(reason, []).append(
+            f"{label} ({type(m).__name__}, supported_backends={supported}, "
+            f"keeps backend={m.backend!r})"
+        )
     if refused:
+        n = sum(len(v) for v in refused.values())
+        groups = [", ".join(mods) + (f": {why}" if why else "") for why, mods in refused.items()]
         warnings.warn(
-            f"set_backend: backend={backend!r} is not supported by "
-            f"{len(refused)} module(s), left unchanged: " + "; ".join(refused),
+            f"set_backend: backend={backend!r} is not supported by {n} module(s), left "
+            f"unchanged: " + "; ".join(groups),
             UserWarning,
             stacklevel=2,
         )

@@ -9,7 +9,8 @@ Piecewise forms use ``torch.where`` with the same comparison in ``primitive`` an
 ``derivative``, so autograd of ``g`` equals ``g'`` at the break points too (the side a break
 point belongs to is the reference's). Constant pieces use ``torch.full_like(x, c)`` (keeps
 ``x``'s dtype), a saturated piece uses ``0.5 + 0.5 * sign(x)`` (the step, gradient 0), and
-branches that could overflow or leave ``log``'s domain read ``clamp``-ed ``x``.
+branches that could overflow or leave ``log``'s domain read ``x`` limited to one side of 0
+(``_pieces.py``) or ``clamp``-ed away from the break point.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import torch
 
 from snn_core.surrogate._params import _positive, _real
+from snn_core.surrogate._pieces import _nonnegative, _nonpositive
 from snn_core.surrogate.base import SurrogateFunctionBase
 
 __all__ = [
@@ -92,8 +94,8 @@ class PiecewiseExp(SurrogateFunctionBase):
         self.alpha = _positive(type(self).__name__, "alpha", alpha)
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
-        negative = 0.5 * torch.exp(self.alpha * torch.clamp(x, max=0.0))
-        nonnegative = 1.0 - 0.5 * torch.exp(-self.alpha * torch.clamp(x, min=0.0))
+        negative = 0.5 * torch.exp(self.alpha * _nonpositive(x))
+        nonnegative = 1.0 - 0.5 * torch.exp(-self.alpha * _nonnegative(x))
         return torch.where(x < 0, negative, nonnegative)
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
@@ -168,12 +170,12 @@ class S2NN(SurrogateFunctionBase):
         self.beta = _positive(owner, "beta", beta)
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
-        tail = self.beta * torch.log((torch.clamp(x, min=0.0) + 1.0) + 1e-5) + 0.5
+        tail = self.beta * torch.log((_nonnegative(x) + 1.0) + 1e-5) + 0.5
         return torch.where(x < 0, torch.sigmoid(self.alpha * x), tail)
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         s = torch.sigmoid(self.alpha * x)
-        tail = self.beta / (torch.clamp(x, min=0.0) + 1.0)
+        tail = self.beta / (_nonnegative(x) + 1.0)
         return torch.where(x < 0, self.alpha * s * (1.0 - s), tail)
 
 
@@ -283,9 +285,10 @@ class Rect(SurrogateFunctionBase):
             0, & |x| \ge \frac{1}{2\alpha} \end{cases}, \qquad
         g(x) = \mathrm{clip}\left(\alpha x + \frac{1}{2}, 0, 1\right)
 
-    The rectangular surrogate of STBP (Wu et al., Frontiers in Neuroscience 2018). As in the
-    reference, ``g`` is computed as a clamp, whose autograd (``spiking=False``) also gives
-    ``alpha`` at the window edges ``|x| = 1/(2 alpha)``, where :meth:`derivative` gives 0.
+    The rectangular surrogate of STBP (Wu et al., Frontiers in Neuroscience 2018). As the
+    reference's clamp does in the torch releases it was written for, autograd of ``g``
+    (``spiking=False``) gives ``alpha`` at the window edges ``|x| = 1/(2 alpha)`` too, where
+    :meth:`derivative` gives 0.
 
     Args:
         alpha: height of the window, ``> 0``; its width is ``1 / alpha`` (area 1).
@@ -299,7 +302,8 @@ class Rect(SurrogateFunctionBase):
         self.alpha = _positive(type(self).__name__, "alpha", alpha)
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.clamp(self.alpha * x + 0.5, min=0.0, max=1.0)
+        inside = torch.abs(x) <= 0.5 / self.alpha
+        return torch.where(inside, self.alpha * x + 0.5, _step(x))
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         inside = torch.abs(x) < 0.5 / self.alpha

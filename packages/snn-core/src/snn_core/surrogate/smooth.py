@@ -5,10 +5,10 @@ Every class here emits ``heaviside(x)`` forward with ``spiking=True`` and backpr
 ``derivative`` are plain elementwise torch expressions of ``x`` (hyper-parameters are Python
 numbers), so the kernel generator can trace them with ``torch.fx``.
 
-Branches of ``torch.where`` feed ``clamp(x, max=0)`` / ``clamp(x, min=0)`` instead of ``x``
-where ``x`` of the other sign would overflow or leave the domain of ``log``/``pow``; this keeps
-the unused branch finite (so autograd never meets ``0 * inf``) and makes autograd of the
-primitive equal :meth:`derivative` at ``x = 0`` (``clamp``'s gradient passes at its bound).
+Branches of ``torch.where`` feed ``min(x, 0)`` / ``max(x, 0)`` (``_pieces.py``) instead of
+``x`` where ``x`` of the other sign would overflow or leave the domain of ``log``/``pow``;
+this keeps the unused branch finite (so autograd never meets ``0 * inf``) and makes autograd
+of the primitive equal :meth:`derivative` at ``x = 0`` (their gradient at 0 is 1).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import math
 import torch
 
 from snn_core.surrogate._params import _integer, _positive, _real
+from snn_core.surrogate._pieces import _nonnegative, _nonpositive
 from snn_core.surrogate.base import SurrogateFunctionBase
 
 __all__ = [
@@ -171,8 +172,8 @@ class NonzeroSignLogAbs(SurrogateFunctionBase):
         self.alpha = _positive(type(self).__name__, "alpha", alpha)
 
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
-        negative = -torch.log(1.0 - self.alpha * torch.clamp(x, max=0.0))
-        nonnegative = torch.log(1.0 + self.alpha * torch.clamp(x, min=0.0))
+        negative = -torch.log(1.0 - self.alpha * _nonpositive(x))
+        nonnegative = torch.log(1.0 + self.alpha * _nonnegative(x))
         return torch.where(x < 0, negative, nonnegative)
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
@@ -236,8 +237,8 @@ class QPseudoSpike(SurrogateFunctionBase):
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
         scale = 2.0 / (self.alpha - 1.0)
         power = 1.0 - self.alpha
-        negative = 0.5 * (1.0 - scale * torch.clamp(x, max=0.0)) ** power
-        nonnegative = 1.0 - 0.5 * (1.0 + scale * torch.clamp(x, min=0.0)) ** power
+        negative = 0.5 * (1.0 - scale * _nonpositive(x)) ** power
+        nonnegative = 1.0 - 0.5 * (1.0 + scale * _nonnegative(x)) ** power
         return torch.where(x < 0, negative, nonnegative)
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
