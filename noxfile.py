@@ -49,7 +49,7 @@ PACKAGES = {
     "snn-layers": (
         "./packages/snn-layers",
         ["./packages/snn-core", "./packages/snn-neurons"],
-        "test",
+        "test,nir",
         "./packages/snn-layers/tests",
     ),
     "snn-zoo": (
@@ -59,6 +59,8 @@ PACKAGES = {
         "zoo/tests",
     ),
 }
+# Installed for a package's tests only: the NIR tests exchange graphs with snnTorch.
+TEST_ONLY = {"snn-layers": ["snntorch"]}
 # NVRTC compiles the generated CUDA sources without a GPU; cupy's wheel does not ship it.
 NVRTC = ["nvidia-cuda-nvrtc-cu12"]
 ALL_LOCAL = ["./packages/snn-core", "./packages/snn-neurons", "./packages/snn-layers", "./zoo"]
@@ -78,15 +80,18 @@ def tests(session: nox.Session, package: str) -> None:
     """Install one package (and its local dependencies) and run its tests."""
     path, deps, extras, test_dir = PACKAGES[package]
     constraints = CONSTRAINTS_TIMM if "timm" in extras else CONSTRAINTS
-    _install(session, *deps, f"{path}[{extras}]", constraints=constraints)
+    _install(
+        session, *deps, f"{path}[{extras}]", *TEST_ONLY.get(package, []), constraints=constraints
+    )
     # The kernel tests (Triton interpreter, NVRTC) run in the `kernels` session.
     _pytest(session, test_dir, "-q", "-m", "not kernels")
 
 
 @nox.session(python=PYTHON)
 def integration(session: nox.Session) -> None:
-    """Cross-package tests: install-alone checks, end-to-end training, two-process runs."""
-    _install(session, *ALL_LOCAL[:-1], "./zoo[test,train]")
+    """Cross-package tests: install-alone checks, end-to-end training, two-process runs,
+    a zoo model trained with timm's training pieces."""
+    _install(session, *ALL_LOCAL[:-1], "./zoo[test,train,timm]", constraints=CONSTRAINTS_TIMM)
     _pytest(session, "tests", "-q")
 
 

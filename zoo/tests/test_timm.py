@@ -131,3 +131,95 @@ def test_every_variant_builds_through_timm():
         with torch.device("meta"):
             feats = timm.create_model(name, features_only=True)
         assert len(feats.feature_info) == len(model.stage_modules())
+
+
+def test_pretrained_loads_from_any_directory_with_its_hash_checked(tmp_path, monkeypatch):
+    timm = _timm()
+    monkeypatch.chdir(tmp_path)  # the card's file is found from the package, not the cwd
+    cfg = timm.models.get_pretrained_cfg("spikformer_digits")
+    assert Path(cfg.file).is_absolute() and Path(cfg.file).is_file()
+    model = timm.create_model("spikformer_digits", pretrained=True)
+    ours = snn_zoo.create_model("spikformer_digits", pretrained=True)
+    for (k, a), b in zip(ours.state_dict().items(), model.state_dict().values()):
+        assert torch.equal(a, b), k
+    # a file that is not the card's: refused before timm loads it
+    entry = snn_zoo._registry.get_model_entry("spikformer_digits")
+    monkeypatch.setitem(entry.card, "sha256", "0" * 64)
+    with pytest.raises(ValueError, match="does not match the sha256"):
+        timm.create_model("spikformer_digits", pretrained=True)
+    monkeypatch.undo()
+    tampered = tmp_path / "tampered.safetensors"
+    data = bytearray(Path(cfg.file).read_bytes())
+    data[-1] ^= 0xFF
+    tampered.write_bytes(bytes(data))
+    sha = snn_zoo._registry.get_model_entry("spikformer_digits").card["sha256"]
+    with pytest.raises(ValueError, match="does not match the sha256"):
+        timm.create_model(
+            "spikformer_digits",
+            pretrained=True,
+            pretrained_cfg_overlay=dict(file=str(tampered), sha256=sha),
+        )
+    # a file of one's own without a sha256 is the caller's responsibility: it loads
+    own = tmp_path / "own.safetensors"
+    snn_zoo.save_checkpoint(ours, own)
+    timm.create_model("spikformer_digits", pretrained=True, pretrained_cfg_overlay=dict(file=own))
+    snn_zoo.create_model(
+        "spikformer_digits", pretrained=True, pretrained_cfg_overlay=dict(file=own)
+    )
+
+
+def test_pretrained_cfg_follows_the_overrides():
+    timm = _timm()
+    model = timm.create_model("spikformer_digits", num_classes=7, in_chans=2)
+    ours = snn_zoo.create_model("spikformer_digits", num_classes=7, in_chans=2)
+    for cfg in (model.pretrained_cfg, ours.pretrained_cfg):
+        assert cfg["num_classes"] == 7 and tuple(cfg["input_size"]) == (2, 8, 8)
+    assert model.default_cfg is model.pretrained_cfg
+    data = timm.data.resolve_data_config({}, model=model)
+    assert data["input_size"] == (2, 8, 8)
+    # the registered card itself is unchanged
+    assert timm.models.get_pretrained_cfg("spikformer_digits").num_classes == 10
+
+
+def test_train_py_constructor_arguments_are_accepted():
+    timm = _timm()
+    # what timm's train.py passes by default (None values are dropped by timm)
+    for name in ("spikformer_digits", "qkformer_digits"):
+        model = timm.create_model(
+            name,
+            pretrained=False,
+            in_chans=1,
+            num_classes=10,
+            drop_rate=0.0,
+            drop_path_rate=None,
+            drop_block_rate=None,
+            global_pool=None,
+            bn_momentum=None,
+            bn_eps=None,
+            scriptable=False,
+            checkpoint_path=None,
+        )
+        assert model(torch.rand(2, 1, 8, 8)).shape == (2, 10)
+    with pytest.raises(ValueError, match="attn_drop_rate=0.1 is not supported"):
+        timm.create_model("qkformer_digits", attn_drop_rate=0.1)
+
+
+def test_layer_decay_uses_the_group_matcher():
+    timm = _timm()
+    from timm.optim import create_optimizer_v2
+
+    model = timm.create_model("qkformer_digits")
+    opt = create_optimizer_v2(model, "adamw", lr=1.0, layer_decay=0.5)
+    scale_of = {}
+    for group in opt.param_groups:
+        for p in group["params"]:
+            scale_of[id(p)] = group["lr_scale"]
+    n_layers = 1 + sum(len(s) for s in model.stage_modules())  # stem + modules + head
+    assert model.head.weight is not None and scale_of[id(model.head.weight)] == 1.0
+    stem_scale = scale_of[id(model.patch_embed1.proj_conv.weight)]
+    assert stem_scale == pytest.approx(0.5 ** (n_layers - 1))
+    # the blocks in forward order get rising scales
+    scales = [scale_of[id(next(blk.parameters()))] for blk in model.stage1]
+    scales += [scale_of[id(model.patch_embed2.proj3_conv.weight)]]
+    scales += [scale_of[id(next(blk.parameters()))] for blk in (*model.stage2, *model.stage3)]
+    assert scales == sorted(scales) and len(set(scales)) == len(scales)

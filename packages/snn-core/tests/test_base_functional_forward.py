@@ -242,3 +242,37 @@ def test_to_functional_forward_under_torch_compile() -> None:
     torch.testing.assert_close(y, y_ref)
     torch.testing.assert_close(v, v_ref)
     assert m.v is None
+
+
+def test_has_functional_forward_by_step_mode() -> None:
+    class SequenceOnly(MemoryModule):
+        def multi_step_functional_forward(self, inputs, states, **kwargs):
+            return inputs, states
+
+    assert Leaky().has_functional_forward("s") and Leaky().has_functional_forward("m")
+    assert not StatefulOnly().has_functional_forward()
+    assert SequenceOnly().has_functional_forward("m")
+    assert not SequenceOnly().has_functional_forward("s")
+    with pytest.raises(ValueError, match="step_mode"):
+        Leaky().has_functional_forward("x")
+
+
+def test_an_overridden_stateful_step_wins_in_multi_step_mode() -> None:
+    class Doubled(Leaky):
+        """A subclass changes the stateful step; its inherited functional step is stale."""
+
+        def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
+            self.v = 2.0 * x
+            return self.v
+
+        def has_functional_forward(self, step_mode: str | None = None) -> bool:
+            return False
+
+    m = Doubled(step_mode="m")
+    x_seq = torch.randn(3, 2)
+    torch.testing.assert_close(m(x_seq), 2.0 * x_seq)
+    m.v = torch.full((2,), 7.0)
+    (y,), (v,) = base.to_functional_forward(m)((x_seq,), (torch.zeros(2),))
+    torch.testing.assert_close(y, 2.0 * x_seq)
+    torch.testing.assert_close(v, 2.0 * x_seq[-1])
+    torch.testing.assert_close(m.v, torch.full((2,), 7.0))  # the swap path restored it

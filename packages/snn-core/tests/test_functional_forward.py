@@ -151,3 +151,55 @@ def test_forward_helpers_reject_bad_inputs():
         functional.seq_to_ann_forward(torch.zeros(3, 2, 4), lambda x: x.sum(0))
     with pytest.raises(TypeError, match="x_seq must be a torch.Tensor"):
         functional.t_last_seq_to_ann_forward([[1.0]], nn.Identity())
+
+
+def test_sequential_is_called_itself_so_its_hooks_run():
+    calls = []
+    seq = nn.Sequential(nn.Linear(3, 3), nn.Tanh())
+    seq.register_forward_hook(lambda *args: calls.append(1))
+    x_seq = torch.randn(4, 2, 3)
+    ref = torch.stack([seq[1](seq[0](x)) for x in x_seq])
+    torch.testing.assert_close(functional.seq_to_ann_forward(x_seq, seq), ref)
+    assert calls == [1]
+    torch.testing.assert_close(functional.t_last_seq_to_ann_forward(x_seq.movedim(0, -1), seq),
+                               ref.movedim(0, -1))  # fmt: skip
+    assert calls == [1, 1]
+    torch.testing.assert_close(functional.multi_step_forward(x_seq, seq), ref)
+    assert calls == [1, 1] + [1] * 4  # once per step
+    # a list is still a chain: each item is called, the list itself has no hooks
+    torch.testing.assert_close(functional.seq_to_ann_forward(x_seq, list(seq)), ref)
+
+
+def test_t_last_seq_to_ann_forward_passes_tuple_outputs_through():
+    x_seq = torch.randn(2, 3, 5)  # [N, C, T]
+    a, b = functional.t_last_seq_to_ann_forward(x_seq, lambda x: (x.square(), x.sum(1)))
+    assert a.shape == (2, 3, 5) and b.shape == (2, 5)
+    torch.testing.assert_close(a, x_seq.square())
+    torch.testing.assert_close(b, x_seq.sum(1))
+
+
+def test_forward_helpers_report_layer_shape_errors_unfolded():
+    with pytest.raises(ValueError) as info:
+        functional.seq_to_ann_forward(torch.randn(2, 3, 5), nn.Linear(4, 2))
+    assert str(info.value) == (
+        "seq_to_ann_forward: stateless_module Linear(in_features=4) expected x_seq with shape "
+        "[T, N, *, 4], got [2, 3, 5]"
+    )
+    # without T an [N, C, H, W] batch would run as an unbatched conv of N*C... channels
+    conv = r"Conv2d\(in_channels=3\) expected x_seq with shape \[T, N, C=3, H, W\], got "
+    with pytest.raises(ValueError, match=conv + r"\[2, 3, 8, 8\]; is the time dimension T"):
+        functional.seq_to_ann_forward(torch.randn(2, 3, 8, 8), [nn.Conv2d(3, 4, 3), nn.ReLU()])
+    bn = r"BatchNorm1d\(num_features=4\) expected x_seq with shape \[T, N, C=4\] or "
+    with pytest.raises(ValueError, match=bn + r"\[T, N, C=4, L\], got \[2, 3, 5\]"):
+        functional.seq_to_ann_forward(torch.randn(2, 3, 5), nn.Sequential(nn.BatchNorm1d(4)))
+    with pytest.raises(ValueError, match=r"shape \[N, \*, 4, T\], got \[2, 5, 3\]"):
+        functional.t_last_seq_to_ann_forward(torch.randn(2, 5, 3), nn.Linear(4, 2))
+    with pytest.raises(ValueError, match=r"\[N, C=2, L, T\], got \[4, 3, 5, 6\]"):
+        functional.t_last_seq_to_ann_forward(torch.randn(4, 3, 5, 6), nn.Conv1d(2, 2, 1))
+    # the step loops never fold T into N: unbatched steps run as in torch
+    lin = nn.Linear(4, 2)
+    x = torch.randn(5, 4)
+    torch.testing.assert_close(functional.multi_step_forward(x, lin), lin(x))
+    # right shapes pass; callables and unknown modules are not checked
+    assert functional.seq_to_ann_forward(torch.randn(2, 3, 4), nn.Linear(4, 2)).shape == (2, 3, 2)
+    assert functional.seq_to_ann_forward(torch.randn(2, 3), torch.relu).shape == (2, 3)

@@ -185,3 +185,37 @@ def test_plot_surrogate_function_without_matplotlib_says_what_to_install(
     monkeypatch.setitem(__import__("sys").modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match="pip install matplotlib"):
         surrogate.plot_surrogate_function(surrogate.Sigmoid())
+
+
+def test_class_level_functions_of_the_reference() -> None:
+    x = torch.tensor(X, dtype=torch.float64, requires_grad=True)
+    surrogate.Sigmoid.spiking_function(x, alpha=4.0).sum().backward()
+    torch.testing.assert_close(x.grad, torch.tensor(REFERENCE_GRADS[0][2], dtype=torch.float64))
+    xd = x.detach()
+    torch.testing.assert_close(
+        surrogate.S2NN.primitive_function(xd, 4.0, 1.0), surrogate.S2NN(4.0, 1.0, False)(xd)
+    )
+    go = torch.full_like(xd, 2.0)
+    torch.testing.assert_close(
+        surrogate.Rect.backward(go, xd, 1.0), 2.0 * xd.abs().lt(0.5).double()
+    )
+    assert surrogate.DeterministicPass.backward(go, xd, 1.0).equal(go)
+    assert surrogate.LeakyKReLU(0.1, 2.0)._sg_params == {"leak": 0.1, "k": 2.0}
+
+
+def test_multi_level_spike_count_class_functions_take_the_window_bounds() -> None:
+    x = torch.tensor([-0.25, 4.25, 4.75], requires_grad=True)
+    y = surrogate.MultiLevelSpikeCount.spiking_function(x, 4, -0.5, 4.5)
+    y.sum().backward()
+    torch.testing.assert_close(y.detach(), torch.tensor([0.0, 4.0, 4.0]))
+    torch.testing.assert_close(x.grad, torch.tensor([1.0, 1.0, 0.0]))
+    prim = surrogate.MultiLevelSpikeCount.primitive_function(x.detach(), 4, 0.0, 4.0)
+    torch.testing.assert_close(prim, torch.tensor([0.0, 4.0, 4.0]))
+
+
+def test_check_manual_grad_reference_example() -> None:
+    # The reference's docstring example: S2NN's primitive carries a 1e-5 inside its log.
+    error = surrogate.check_manual_grad(
+        surrogate.S2NN.primitive_function, surrogate.s2nn.apply, alpha=4.0, beta=1.0
+    )
+    assert 0.0 < error < 2e-5

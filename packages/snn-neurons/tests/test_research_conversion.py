@@ -9,6 +9,13 @@ import torch
 from snn_core import functional, surrogate
 from snn_neurons import ActivationAwareIFNode, HalfThresholdIFNode, STBIFNode, fused
 
+
+@pytest.fixture(autouse=True)
+def _eager_fused_path(monkeypatch):
+    # the fused path runs its traced steps eagerly (compiling them is tested elsewhere)
+    monkeypatch.setattr(fused.settings, "compile", False)
+
+
 # ---------------------------------------------------------------- STBIF
 
 
@@ -217,3 +224,24 @@ def test_half_threshold_if_checks_threshold():
         HalfThresholdIFNode(v_threshold=torch.ones(2))
     with pytest.raises(TypeError, match="real number"):
         HalfThresholdIFNode(v_threshold="1")
+
+
+@pytest.mark.kernels
+@pytest.mark.parametrize("backend", ["triton", "cupy"])
+def test_half_threshold_if_generated_kernels_equal_torch(backend):
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    reference = HalfThresholdIFNode(v_threshold=0.7, step_mode="m", store_v_seq=True).to(device)
+    if backend not in reference.supported_backends:
+        pytest.skip(f"backend {backend!r} cannot run here")
+    node = copy.deepcopy(reference)
+    node.backend = backend
+    torch.manual_seed(0)
+    x = (0.9 * torch.rand(6, 3, 5, device=device)).requires_grad_()
+    x_ref = x.detach().clone().requires_grad_()
+    out, out_ref = node(x), reference(x_ref)
+    torch.testing.assert_close(out, out_ref)
+    torch.testing.assert_close(node.v_seq, reference.v_seq)
+    g = torch.randn_like(out)
+    ((out * g).sum() + node.v.sum()).backward()
+    ((out_ref * g).sum() + reference.v.sum()).backward()
+    torch.testing.assert_close(x.grad, x_ref.grad)

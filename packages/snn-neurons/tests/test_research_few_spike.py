@@ -163,3 +163,29 @@ def test_hg_node_checks_its_arguments():
         HGNode([_binary()] * 3, gate_thresholds=[1.0, 0.0])
     with pytest.raises(TypeError, match="tables\\[1\\]"):
         HGNode([_binary(), "table"], gate_thresholds=[0.0])
+
+
+def test_routed_nodes_backpropagate_through_the_selected_table():
+    # the routed output and its gradient equal those of the selected plain FS neuron
+    low = FewSpikeTable(theta=[0.2, 0.4], h=[0.2, 0.3], d=[1.0, 2.0])
+    high = FewSpikeTable(theta=[0.9, 1.5], h=[0.5, 0.7], d=[3.0, 5.0])
+    torch.manual_seed(0)
+    x = (2 * torch.randn(10, dtype=torch.float64)).requires_grad_()
+    hg = HGNode([low, high], gate_thresholds=[0.5]).double()
+    plain = [FewSpikeNode(t).double() for t in (low, high)]
+    ref = torch.where(x <= 0.5, plain[0](x), plain[1](x))
+    out = hg(x)
+    torch.testing.assert_close(out, ref)
+    w = torch.randn(10, dtype=torch.float64)
+    g = torch.autograd.grad((out * w).sum(), x)[0]
+    g_ref = torch.autograd.grad((ref * w).sum(), x)[0]
+    torch.testing.assert_close(g, g_ref)
+
+    oat = OutlierAwareThresholdNode(low, high, split_threshold=1.0).double()
+    m = x.abs()
+    ref = torch.sign(x).detach() * torch.where(m <= 1.0, plain[0](m), plain[1](m))
+    out = oat(x)
+    torch.testing.assert_close(out, ref)
+    g = torch.autograd.grad((out * w).sum(), x)[0]
+    g_ref = torch.autograd.grad((ref * w).sum(), x)[0]
+    torch.testing.assert_close(g, g_ref)

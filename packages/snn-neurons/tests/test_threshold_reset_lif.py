@@ -161,3 +161,30 @@ def test_generated_backends_equal_torch(backend):
     (out * g).sum().backward()
     (out_ref * g).sum().backward()
     torch.testing.assert_close(x.grad, x_ref.grad)
+
+
+@pytest.mark.kernels
+@pytest.mark.parametrize("detach_reset", [False, True])
+def test_generated_cuda_c_kernel_equals_torch_on_the_host(detach_reset):
+    # the CUDA C source CuPy would launch, compiled for the host by g++
+    from snn_neurons.kernels import StepProgram
+    from snn_neurons.kernels.host_cuda import HostCudaCompiler, host_compiler_available
+    from snn_neurons.kernels.runner import neuron_graph, run_program
+
+    if not host_compiler_available():
+        pytest.skip("no g++ for the host CUDA harness")
+    node = ThresholdResetLIFNode(beta=0.02, detach_reset=detach_reset, step_mode="m")
+    torch.manual_seed(4)
+    x = (torch.rand(6, 3, 67) * 0.6 - 0.1).requires_grad_()
+    x_ref = x.detach().clone().requires_grad_()
+    prog = StepProgram(neuron_graph(node), HostCudaCompiler())
+    spikes, v_last, v_seq = run_program(prog, node, x, torch.zeros(3, 67), True)
+    ref = ThresholdResetLIFNode(beta=0.02, detach_reset=detach_reset, step_mode="m")
+    ref.store_v_seq = True
+    ref_spikes = ref(x_ref)
+    assert torch.equal(spikes, ref_spikes)
+    torch.testing.assert_close(v_seq, ref.v_seq)
+    g = torch.randn_like(spikes)
+    (spikes * g).sum().backward()
+    (ref_spikes * g).sum().backward()
+    torch.testing.assert_close(x.grad, x_ref.grad, rtol=1e-4, atol=1e-5)

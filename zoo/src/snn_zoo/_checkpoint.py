@@ -54,6 +54,8 @@ def _torch_load(path: Path) -> Any:
 def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     """The tensors of a checkpoint file (``.safetensors`` or a torch file), on CPU."""
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"checkpoint {str(path)!r} is a directory; pass the checkpoint file")
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file not found: {str(path)!r}")
     if path.stat().st_size == 0:

@@ -86,11 +86,12 @@ def atomic_torch_save(obj: Any, path: Path) -> None:
     _replace_from_temp(path, lambda tmp: torch.save(obj, tmp))
 
 
-def prepare_output_dir(out: Path, resume: bool, overwrite: bool) -> None:
+def prepare_output_dir(out: Path, resume: bool, overwrite: bool, remove_old: bool = True) -> None:
     """Create ``out`` and check it can hold this run; errors say what to do instead.
 
     A directory that already holds a run is refused unless the run is resumed
-    (``resume``) or ``overwrite`` is set, in which case the old run's files are removed.
+    (``resume``) or ``overwrite`` is set, in which case the old run's files are removed
+    (by the process with ``remove_old``: every rank checks, rank 0 alone removes).
     """
     if out.exists() and not out.is_dir():
         raise ValueError(
@@ -117,8 +118,8 @@ def prepare_output_dir(out: Path, resume: bool, overwrite: bool) -> None:
             f"run would replace it. Choose one: --resume to continue that run, "
             f"--output-dir DIR to start this one elsewhere, or --overwrite to replace it"
         )
-    for name in existing:
-        (out / name).unlink()
+    for name in existing if remove_old else ():
+        (out / name).unlink(missing_ok=True)
 
 
 def find_state_file(resume: str, default_dir: Path) -> Path:

@@ -110,6 +110,7 @@ def _add_train_parser(sub: Any, suppress: bool = False) -> argparse.ArgumentPars
         help="stop at the first neuron whose input or state becomes NaN / inf, naming it",
     )
     add("--no-progress", action="store_true", help="hide the progress bar")
+    add("--no-plots", action="store_true", help="skip the PNG plots (faster)")
     add("--threads", type=int, help="torch intra-op threads (default: torch's)")
     return p
 
@@ -200,7 +201,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         if args.cards:
             print(json.dumps(card, indent=2, default=str))
     if counted:
-        print("* counted from the built model (the paper gives no count)")
+        print("* counted from the built model (no published count)")
     return 0
 
 
@@ -245,9 +246,11 @@ def _train_config(args: argparse.Namespace, argv: Sequence[str] | None) -> Any:
         changes = {k: given[k] for k in _TRAIN_KEYS if k in given}
         if "no_progress" in given:
             changes["progress"] = not given["no_progress"]
+        if "no_plots" in given:
+            changes["plots"] = not given["no_plots"]
         return resume_config(given["resume"], **changes)
     fields = {k: getattr(args, k) for k in _TRAIN_KEYS}
-    return TrainConfig(**fields, progress=not args.no_progress)
+    return TrainConfig(**fields, progress=not args.no_progress, plots=not args.no_plots)
 
 
 def _cmd_train(args: argparse.Namespace, argv: Sequence[str] | None = None) -> int:

@@ -95,6 +95,7 @@ class TrainConfig:
     train_samples: int | None = None
     test_samples: int | None = None
     detect_anomaly: bool = False
+    plots: bool = True
 
 
 def resume_config(resume: str = "", **changes: Any) -> TrainConfig:
@@ -207,15 +208,20 @@ def _write_metrics(out: Path, history: list[dict[str, float]]) -> None:
     _runs.atomic_write_text(out / "metrics.csv", buf.getvalue())
 
 
-def _final_artifacts(model: nn.Module, spec: DataSpec, out: Path, history: list[dict]) -> dict:
-    """Plots: curves, spike raster of one test sample, per-layer firing rates."""
-    from snn_zoo.plots import plot_curves, plot_firing_rates, plot_raster
-
+def _final_artifacts(
+    model: nn.Module, spec: DataSpec, out: Path, history: list[dict], plots: bool = True
+) -> dict:
+    """Per-layer firing rates on a test batch and (``plots``) the plots: curves, spike
+    raster of one test sample, firing rates."""
     model.eval()
     x, _ = next(iter(DataLoader(spec.test, batch_size=64)))
     with torch.no_grad(), SpikeMonitor(model, keep_raster=True) as mon:
         model(x.to(next(model.parameters()).device))
     rates = mon.rates()
+    if not plots:
+        return rates
+    from snn_zoo.plots import plot_curves, plot_firing_rates, plot_raster
+
     plot_curves(history, out / "curves.png")
     plot_raster(mon.raster, out / "raster.png")
     plot_firing_rates(rates, out / "firing_rates.png")
@@ -320,8 +326,10 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict[str, Any]:
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     out, state_file = _output_dir(cfg)
-    if info.is_main:
-        _runs.prepare_output_dir(out, resume=state_file is not None, overwrite=cfg.overwrite)
+    # Every rank checks (so all stop together on a refusal); rank 0 alone removes old files.
+    _runs.prepare_output_dir(
+        out, resume=state_file is not None, overwrite=cfg.overwrite, remove_old=info.is_main
+    )
     torch.manual_seed(cfg.seed)
     spec = load_dataset(cfg.dataset, cfg.data_dir, T=cfg.T or 16, img_size=cfg.img_size)
     spec.train = _subset(spec.train, cfg.train_samples, "train_samples")
@@ -514,7 +522,7 @@ class _Loop:
         result["sha256"] = sha
         card["sha256"] = sha
         _runs.atomic_write_text(self.out / "card.json", json.dumps(card, indent=2, default=str))
-        result["firing_rates"] = _final_artifacts(base, spec, self.out, history)
+        result["firing_rates"] = _final_artifacts(base, spec, self.out, history, cfg.plots)
         _runs.atomic_write_text(self.out / "result.json", json.dumps(result, indent=2))
         print(
             f"done in {wall:.1f}s: test accuracy {100 * result['test_acc']:.2f}% "

@@ -80,19 +80,6 @@ def load_memories(module: nn.Module, memory_list: Sequence[Any]) -> None:
         setattr(owner, attr, value)
 
 
-def _has_functional_step(module: MemoryModule) -> bool:
-    """Whether ``module`` defines a functional forward for its current step mode."""
-    cls = type(module)
-    return (
-        cls.functional_forward is not MemoryModule.functional_forward
-        or cls.single_step_functional_forward is not MemoryModule.single_step_functional_forward
-        or (
-            module.step_mode == "m"
-            and cls.multi_step_functional_forward is not MemoryModule.multi_step_functional_forward
-        )
-    )
-
-
 def _as_tuple(result: Any) -> tuple[Any, ...]:
     return tuple(result) if isinstance(result, (tuple, list)) else (result,)
 
@@ -154,7 +141,7 @@ def to_functional_forward(
         return tuple(inputs)
 
     if fn is None and isinstance(module, MemoryModule):
-        if len(stateful) == 1 and _has_functional_step(module):
+        if len(stateful) == 1 and module.has_functional_forward():
 
             def direct_forward(
                 inputs: tuple[Any, ...], states: tuple[Any, ...], **kwargs: Any
@@ -169,7 +156,7 @@ def to_functional_forward(
         assert isinstance(module, nn.Sequential)
         children = list(module)
         counts = [
-            len(c._memories) if isinstance(c, MemoryModule) and _has_functional_step(c) else 0
+            len(c._memories) if isinstance(c, MemoryModule) and c.has_functional_forward() else 0
             for c in children
         ]
         if sum(counts) == num_states:

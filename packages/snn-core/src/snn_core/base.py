@@ -292,12 +292,28 @@ class MemoryModule(nn.Module, StepModule):
             )
         return tuple(inputs)
 
-    def _implements_functional_forward(self) -> bool:
-        """Whether the subclass defines its step functionally (so forward can use it)."""
+    def has_functional_forward(self, step_mode: str | None = None) -> bool:
+        """Whether :meth:`functional_forward` works for this module in ``step_mode``
+        (default: the current one).
+
+        By default, whether the class overrides :meth:`functional_forward` or
+        :meth:`single_step_functional_forward` (or, for ``'m'``,
+        :meth:`multi_step_functional_forward`). A subclass whose functional step covers
+        only some configurations (e.g. not subclasses that change the stateful step)
+        overrides this, so that :func:`to_functional_forward` and the default
+        :meth:`multi_step_forward` use the stateful path instead.
+        """
+        mode = self.step_mode if step_mode is None else check_step_mode(step_mode)
         cls = type(self)
-        return (
+        if cls.functional_forward is not MemoryModule.functional_forward:
+            return True
+        single = (
             cls.single_step_functional_forward is not MemoryModule.single_step_functional_forward
-            or cls.multi_step_functional_forward is not MemoryModule.multi_step_functional_forward
+        )
+        if mode == "s":
+            return single
+        return single or (
+            cls.multi_step_functional_forward is not MemoryModule.multi_step_functional_forward
         )
 
     def _run_functional(self, inputs: tuple[Any, ...], step_mode: str, **kwargs: Any) -> Any:
@@ -325,7 +341,9 @@ class MemoryModule(nn.Module, StepModule):
         registered states and stores the new states; it returns the single output, or the
         tuple of outputs if there are several.
         """
-        if self._implements_functional_forward():
+        if type(self).single_step_functional_forward is not (
+            MemoryModule.single_step_functional_forward
+        ):
             return self._run_functional((x, *args), "s", **kwargs)
         raise NotImplementedError(
             f"{type(self).__name__} implements neither single_step_forward nor "
@@ -335,11 +353,19 @@ class MemoryModule(nn.Module, StepModule):
     def multi_step_forward(self, x_seq: torch.Tensor, *args: Any, **kwargs: Any) -> Any:
         """All steps of ``x_seq`` (``[T, N, *]``) on the registered states.
 
-        If the subclass defines a functional step, runs :meth:`multi_step_functional_forward`
-        and stores the new states; otherwise loops :meth:`single_step_forward` over
-        ``x_seq[t]`` and stacks the outputs.
+        Runs :meth:`multi_step_functional_forward` and stores the new states if the module
+        :meth:`has_functional_forward` in ``'m'`` and either overrides
+        :meth:`multi_step_functional_forward` or keeps the default
+        :meth:`single_step_forward`; otherwise loops :meth:`single_step_forward` over
+        ``x_seq[t]`` and stacks the outputs (so a subclass that overrides the stateful
+        single step keeps its own semantics in multi-step mode).
         """
-        if self._implements_functional_forward():
+        cls = type(self)
+        stateful_step = cls.single_step_forward is not MemoryModule.single_step_forward
+        own_sequence = (
+            cls.multi_step_functional_forward is not MemoryModule.multi_step_functional_forward
+        )
+        if self.has_functional_forward("m") and (own_sequence or not stateful_step):
             return self._run_functional((x_seq, *args), "m", **kwargs)
         check_multi_step_input(x_seq)
         y_seq = [self.single_step_forward(x_seq[t], *args, **kwargs) for t in range(x_seq.shape[0])]

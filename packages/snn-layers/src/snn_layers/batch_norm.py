@@ -95,7 +95,8 @@ class NeuNorm(MemoryModule):
     with :math:`k = k_{τ2}` (``k``), :math:`v` fixed by :math:`k + vF = 1`
     (so :math:`v/F = (1 - k)/F^2`) and learnable ``w`` of shape ``[F, H, W]``
     (``[1, H, W]`` if ``shared_across_channels``), initialised like a linear weight
-    (Kaiming uniform, ``a = sqrt(5)``). State ``x`` starts at 0.
+    (Kaiming uniform, ``a = sqrt(5)``). State ``x`` starts at 0. Each step is
+    :func:`snn_core.functional.neunorm_step`.
 
     Args:
         in_channels: ``F``, the number of input channels.
@@ -360,8 +361,9 @@ class TemporalEffectiveBatchNormNd(MemoryModule):
         try:
             return super().__getattr__(name)
         except AttributeError:
-            if name in TemporalEffectiveBatchNormNd._BN_ATTRS and "bn" in self._modules:
-                return getattr(self._modules["bn"], name)
+            modules = self.__dict__.get("_modules") or {}
+            if name in TemporalEffectiveBatchNormNd._BN_ATTRS and "bn" in modules:
+                return getattr(modules["bn"], name)
             raise
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ import torch
 from snn_core.base import MemoryModule, MultiStepModule, StepModule, check_step_mode
 from torch import nn
 
-from snn_layers._fold import check_first_layer, fold_forward
+from snn_layers._fold import _check_seq_dims, check_first_layer, fold_forward
 
 __all__ = [
     "MultiStepContainer",
@@ -73,7 +73,7 @@ class MultiStepContainer(nn.Sequential, MultiStepModule):
         _check_single_step_children(type(self).__name__, list(self.named_children()))
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        check_first_layer(type(self).__name__, x_seq, self)
+        _check_seq_dims(type(self).__name__, x_seq, None, "[T, N, *]")
         step = super().forward
         return torch.stack([step(x) for x in x_seq])
 
@@ -86,7 +86,10 @@ class SeqToANNContainer(nn.Sequential, MultiStepModule):
     passed through the modules, and unfolded to ``[T, N, *]``.
 
     Equal to looping over ``t`` for modules that treat samples independently; batch norm in
-    training mode takes its statistics over all ``T*N`` samples.
+    training mode takes its statistics over all ``T*N`` samples. If the first module is a
+    torch layer with known input needs (linear, convolution, norm, pooling), ``x_seq`` is
+    checked against it before folding, so that a wrong size or a missing ``T`` is reported
+    with the ``[T, N, *]`` shapes. A tuple output is unfolded item by item.
     """
 
     keeps_submodule_step_mode = True
@@ -115,7 +118,7 @@ class TLastMultiStepContainer(nn.Sequential, MultiStepModule):
         _check_single_step_children(type(self).__name__, list(self.named_children()))
 
     def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        check_first_layer(type(self).__name__, x_seq, self, t_last=True)
+        _check_seq_dims(type(self).__name__, x_seq, None, "[N, *, T]")
         step = super().forward
         return torch.stack([step(x_seq[..., t]) for t in range(x_seq.shape[-1])], dim=-1)
 
@@ -191,9 +194,10 @@ class StepModeContainer(nn.Sequential, StepModule):
         step = super().forward
         if self.step_mode == "s":
             return step(x)
-        check_first_layer(type(self).__name__, x, self)
         if self.stateful:
+            _check_seq_dims(type(self).__name__, x, None, "[T, N, *]")
             return torch.stack([step(x_t) for x_t in x])
+        check_first_layer(type(self).__name__, x, self)
         return fold_forward(step, x)
 
     def extra_repr(self) -> str:

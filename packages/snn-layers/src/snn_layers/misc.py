@@ -38,6 +38,7 @@ class SynapseFilter(MemoryModule):
 
     It smooths a spike train; it is also a LIF neuron with an infinite threshold, whose
     final potential counts the input spikes (used as a readout in Lee et al. 2020).
+    Each step is :func:`snn_core.functional.synapse_filter_step`.
 
     Args:
         tau: the time constant :math:`τ`. With ``learnable=True`` it is the initial value of

@@ -12,6 +12,7 @@ The dynamics are :func:`snn_core.functional.activation_aware_if_step` and, for i
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from snn_core.base import MemoryModule, check_multi_step_input
@@ -140,22 +141,38 @@ class ActivationAwareIFNode(MemoryModule):
         shape[dim] = param.numel()
         return param.view(shape)
 
-    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.init_memory_like("v", x)
-        spike, self.v = activation_aware_if_step(
+    def materialize_states(
+        self, inputs: tuple[Any, ...], states: tuple[Any, ...], step_mode: str
+    ) -> tuple[Any, ...]:
+        x = inputs[0] if step_mode == "s" else inputs[0][0]
+        v = states[0]
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = torch.full_like(x, float(v))
+        elif isinstance(v, torch.Tensor) and v.shape != x.shape:
+            raise ValueError(
+                f"ActivationAwareIFNode.v holds state of shape {tuple(v.shape)} from an earlier "
+                f"input, but the new input has shape {tuple(x.shape)}; call reset() first"
+            )
+        return (v,)
+
+    def single_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[torch.Tensor], tuple[Any, ...]]:
+        x = inputs[0]
+        spike, v = activation_aware_if_step(
             x,
-            self.v,
+            states[0],
             self._broadcast_parameter(self.v_threshold, x, "v_threshold"),
             self._broadcast_parameter(self.v_offset, x, "v_offset"),
             self.v_reset,
             self.surrogate_function,
             self.detach_reset,
         )
-        return spike
+        return (spike,), (v,)
 
-    def _inference_ok(self, x_seq: torch.Tensor) -> bool:
+    def _inference_ok(self, x_seq: torch.Tensor, v: torch.Tensor) -> bool:
         sg = self.surrogate_function
-        tensors = (x_seq, self.v, self.v_threshold, self.v_offset)
+        tensors = (x_seq, v, self.v_threshold, self.v_offset)
         return (
             sg.spiking
             and type(sg).spike_forward is SurrogateFunctionBase.spike_forward
@@ -171,28 +188,41 @@ class ActivationAwareIFNode(MemoryModule):
         dim = self._canonical_channel_dim(x)
         return x.shape[dim], math.prod(x.shape[dim + 1 :])
 
-    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        check_multi_step_input(x_seq)
-        self.init_memory_like("v", x_seq[0])
-        if self._inference_ok(x_seq):
+    def _sequence(
+        self, x_seq: torch.Tensor, v: torch.Tensor, need_v_seq: bool
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """All steps from ``v``: the inference transition where it applies, else the loop."""
+        if self._inference_ok(x_seq, v):
             channels, inner = self._channel_layout(x_seq)
-            spike_seq, self.v, v_seq = activation_aware_if_multi_step(
+            return activation_aware_if_multi_step(
                 x_seq,
-                self.v,
+                v,
                 self.v_threshold,
                 self.v_offset,
                 channels,
                 inner,
                 self.v_reset,
-                self.store_v_seq,
+                need_v_seq,
             )
-        else:
-            spikes, voltages = [], []
-            for t in range(x_seq.shape[0]):
-                spikes.append(self.single_step_forward(x_seq[t]))
-                voltages.append(self.v)
-            spike_seq, v_seq = torch.stack(spikes), torch.stack(voltages)
-        self.v_seq = v_seq if self.store_v_seq else None
+        spikes, voltages, states = [], [], (v,)
+        for t in range(x_seq.shape[0]):
+            (spike,), states = self.single_step_functional_forward((x_seq[t],), states)
+            spikes.append(spike)
+            voltages.append(states[0])
+        return torch.stack(spikes), states[0], (torch.stack(voltages) if need_v_seq else None)
+
+    def multi_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[torch.Tensor], tuple[Any, ...]]:
+        check_multi_step_input(inputs[0])
+        spike_seq, v, _ = self._sequence(inputs[0], states[0], False)
+        return (spike_seq,), (v,)
+
+    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        check_multi_step_input(x_seq)
+        (v,) = self.materialize_states((x_seq,), (self.v,), "m")
+        spike_seq, self.v, v_seq = self._sequence(x_seq, v, self.store_v_seq)
+        self.v_seq = v_seq
         return spike_seq
 
     def extra_repr(self) -> str:

@@ -13,8 +13,10 @@ Dynamics*, ch. 6), one Euler step per time-step:
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
-from snn_core.functional import adaptation_update, izhikevich_charge
+from snn_core.functional import adaptation_update, izhikevich_charge, izhikevich_step
 from snn_core.surrogate import SurrogateFunctionBase
 
 from snn_neurons._stepping import _check_number, _loop_single_steps
@@ -73,9 +75,22 @@ class AdaptBaseNode(BaseNode):
         self.b = _check_number(owner, "b", b)
         self.register_memory("w", self.w_rest)
 
+    _loops_single_steps = True
+
     @property
     def supported_backends(self) -> tuple[str, ...]:
         return ("torch",)
+
+    def single_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """``((X,), (V, W)) -> ((S,), (V', W'))``: the stateful step on explicit states."""
+        x, (v, w) = inputs[0], states
+        h = self.charge(x - w, v)
+        w = self.adaptation(w, h)
+        spike = self.fire(h)
+        v = self.reset_potential(h, spike.detach() if self.detach_reset else spike)
+        return (spike,), (v, w + self.b * spike)
 
     def adaptation(self, w: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
         """Subthreshold update ``W + (a (H - V_rest) - W) / tau_w``
@@ -183,6 +198,18 @@ class IzhikevichNode(AdaptBaseNode):
     def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """The QIF charge of ``x`` (the adaptation current already subtracted)."""
         return qif_charge(x, v, self.tau, self.v_rest, self.v_c, self.a0)
+
+    def single_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """``((X,), (V, W)) -> ((S,), (V', W'))`` by
+        :func:`snn_core.functional.izhikevich_step`."""
+        spike, v, w = izhikevich_step(
+            inputs[0], states[0], states[1], self.tau, self.a0, self.v_rest, self.v_c,
+            self.tau_w, self.a, self.b, self.v_threshold, self.v_reset,
+            self.surrogate_function, self.detach_reset,
+        )  # fmt: skip
+        return (spike,), (v, w)
 
     def neuronal_charge(self, x: torch.Tensor) -> None:
         """``self.v <- V + (X + a0 (V - V_rest)(V - V_c) - W) / tau``

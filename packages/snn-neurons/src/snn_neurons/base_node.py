@@ -149,6 +149,49 @@ class SimpleBaseNode(MemoryModule):
         self.neuronal_reset(spike)
         return spike
 
+    # ---------------------------------------------------------------- functional forward
+    #: Subclasses whose multi-step forward is a loop of their single step (extra states,
+    #: analog outputs) set this, so the functional multi-step forward may loop the
+    #: functional single step.
+    _loops_single_steps: bool = False
+
+    def materialize_states(
+        self, inputs: tuple[Any, ...], states: tuple[Any, ...], step_mode: str
+    ) -> tuple[Any, ...]:
+        """Number states become ``full_like`` one input step; a tensor state must have that
+        step's shape (as in the stateful forward). ``states`` itself is not modified."""
+        x = inputs[0][0] if step_mode == "m" else inputs[0]
+        out = []
+        for name, value in zip(tuple(self._memories), states, strict=True):
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                value = torch.full_like(x, float(value))
+            elif isinstance(value, torch.Tensor) and value.shape != x.shape:
+                raise ValueError(
+                    f"{type(self).__name__}: state {name} has shape {tuple(value.shape)} but "
+                    f"one input step has shape {tuple(x.shape)}"
+                )
+            out.append(value)
+        return tuple(out)
+
+    def _is_plain_step(self) -> bool:
+        """The single step is exactly charge -> fire -> reset of ``v`` alone."""
+        cls = type(self)
+        methods = ("single_step_forward", "neuronal_charge", "neuronal_fire", "neuronal_reset")
+        plain = all(getattr(cls, m) is getattr(SimpleBaseNode, m) for m in methods)
+        return plain and tuple(self._memories) == ("v",)
+
+    def single_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """``((X[t],), (V[t-1],)) -> ((S[t],), (V[t],))`` with :meth:`charge`, :meth:`fire`
+        and :meth:`reset_potential`, the functions of the stateful forward (and of the
+        :mod:`snn_core.functional` steps)."""
+        if not self._is_plain_step():
+            return super().single_step_functional_forward(inputs, states, **kwargs)
+        h = self.charge(inputs[0], states[0])
+        spike = self.fire(h)
+        return (spike,), (self.reset_potential(h, spike.detach() if self.detach_reset else spike),)
+
     def extra_repr(self) -> str:
         return (
             f"v_threshold={self.v_threshold}, v_reset={self.v_reset}, "
@@ -313,6 +356,19 @@ class BaseNode(SimpleBaseNode):
         if self.store_v_seq:
             self.v_seq = v_seq
         return spike_seq
+
+    def multi_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """All T steps as a pure function: the functional single step over ``inputs[0]``
+        (for neurons whose multi-step forward is their single step over time)."""
+        plain = type(self).multi_step_forward is BaseNode.multi_step_forward
+        if not (plain or self._loops_single_steps):
+            raise NotImplementedError(
+                f"{type(self).__name__} has its own multi-step forward and no functional "
+                "multi-step form; use snn_core.base.to_functional_forward(module)"
+            )
+        return super().multi_step_functional_forward(inputs, states, **kwargs)
 
     def loop_multi_step(
         self, x_seq: torch.Tensor, v: torch.Tensor, need_v_seq: bool

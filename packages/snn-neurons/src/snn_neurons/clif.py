@@ -19,6 +19,7 @@ from snn_core.base import check_multi_step_input
 from snn_core.functional import clif_step
 from snn_core.surrogate import Rect, SurrogateFunctionBase, heaviside
 
+from snn_neurons._functional_node import _FunctionalStepNode
 from snn_neurons._stepping import _check_torch_only
 from snn_neurons.base_node import BaseNode
 from snn_neurons.lif import _check_tau
@@ -26,7 +27,7 @@ from snn_neurons.lif import _check_tau
 __all__ = ["ComplementaryLIFNode"]
 
 
-class ComplementaryLIFNode(BaseNode):
+class ComplementaryLIFNode(_FunctionalStepNode, BaseNode):
     r"""CLIF neuron: LIF (no input decay, soft reset) plus a complementary potential ``M``.
 
     .. math::
@@ -90,6 +91,10 @@ class ComplementaryLIFNode(BaseNode):
             "snn_core.functional.clif_step(x, v, m, tau, v_threshold, spike_function)"
         )
 
+    def locate_non_finite_step(self, x_seq: torch.Tensor, v_init: Any) -> int | None:
+        """Anomaly mode cannot replay this neuron from ``v`` alone (it also needs ``m``)."""
+        return None
+
     def loop_multi_step(self, x_seq: Any, v: Any, need_v_seq: bool) -> Any:
         raise NotImplementedError("ComplementaryLIFNode also keeps the state m; call forward")
 
@@ -97,25 +102,27 @@ class ComplementaryLIFNode(BaseNode):
         sg = self.surrogate_function
         return sg if self.training or not sg.spiking else heaviside
 
-    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.init_memory_like("v", x)
-        self.init_memory_like("m", x)
-        spike, self.v, self.m = clif_step(
-            x, self.v, self.m, self.tau, self.v_threshold, self._spike_function()
-        )
-        return spike
+    def single_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[torch.Tensor], tuple[Any, ...]]:
+        v, m = states
+        spike, v, m = clif_step(inputs[0], v, m, self.tau, self.v_threshold, self._spike_function())
+        return (spike,), (v, m)
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        if not self.store_state_seqs:
+            return super().multi_step_forward(x_seq)
         check_multi_step_input(x_seq)
         _check_torch_only(self)
+        states = self.materialize_states((x_seq,), (self.v, self.m), "m")
         spikes, v_seq, m_seq = [], [], []
         for t in range(x_seq.shape[0]):
-            spikes.append(self.single_step_forward(x_seq[t]))
-            if self.store_state_seqs:
-                v_seq.append(self.v)
-                m_seq.append(self.m)
-        if self.store_state_seqs:
-            self.state_seqs = [torch.stack(v_seq), torch.stack(m_seq)]
+            (spike,), states = self.single_step_functional_forward((x_seq[t],), states)
+            spikes.append(spike)
+            v_seq.append(states[0])
+            m_seq.append(states[1])
+        self.v, self.m = states
+        self.state_seqs = [torch.stack(v_seq), torch.stack(m_seq)]
         return torch.stack(spikes)
 
     def extra_repr(self) -> str:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from snn_core.functional import cuba_charge
+from snn_core.functional import cuba_charge, cuba_lif_step
 from snn_core.surrogate import Rect, SurrogateFunctionBase
 
 from snn_neurons._stepping import _loop_single_steps
@@ -96,9 +96,22 @@ class CUBALIFNode(_CUBACharge, BaseNode):
         )
         self._init_cuba(c_decay, v_decay)
 
+    _loops_single_steps = True
+
     @property
     def supported_backends(self) -> tuple[str, ...]:
         return ("torch",)
+
+    def single_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """``((X,), (V, C)) -> ((S,), (V', C'))`` by :func:`snn_core.functional.cuba_lif_step`."""
+        v, c = states
+        spike, c, v = cuba_lif_step(
+            inputs[0], c, v, self.c_decay, self.v_decay, self.v_threshold, self.v_reset,
+            self.surrogate_function, self.detach_reset,
+        )  # fmt: skip
+        return (spike,), (v, c)
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
         self.init_memory_like("v", x)

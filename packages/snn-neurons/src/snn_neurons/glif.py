@@ -125,7 +125,31 @@ class GatedLIFNode(MemoryModule):
             return p
         return p.view(1, -1, *([1] * (x.dim() - 2)))
 
+    def materialize_states(
+        self, inputs: tuple[Any, ...], states: tuple[Any, ...], step_mode: str
+    ) -> tuple[Any, ...]:
+        """A number ``v`` becomes ``full_like`` one input step; ``u`` is kept."""
+        v = states[0]
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = torch.full_like(inputs[0][0], float(v))
+        return (v, *states[1:])
+
+    def multi_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """``((X_seq,), (V, U)) -> ((S_seq,), (V', V'))``: the T steps of
+        :func:`snn_core.functional.gated_lif_step` from the explicit ``V``."""
+        spikes, v = self._run(inputs[0], states[0])
+        return (spikes,), (v, v)
+
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        _check_sequence("GatedLIFNode", x_seq, self.T)
+        spikes, v = self._run(x_seq, self.init_memory_like("v", x_seq[0]))
+        self.u = v
+        self.v = v
+        return spikes
+
+    def _run(self, x_seq: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         _check_sequence("GatedLIFNode", x_seq, self.T)
         if self.inplane is not None and (x_seq.dim() < 3 or x_seq.shape[2] != self.inplane):
             raise ValueError(
@@ -133,7 +157,6 @@ class GatedLIFNode(MemoryModule):
                 f", *] (inplane={self.inplane}), got {tuple(x_seq.shape)}"
             )
         x0 = x_seq[0]
-        v = self.init_memory_like("v", x0)
         alpha, beta, gamma = (self._view(p, x0) for p in (self.alpha, self.beta, self.gamma))
         tau, v_th = self._view(self.tau, x0), self._view(self.v_threshold, x0)
         linear_decay, v_subreset = (
@@ -159,9 +182,7 @@ class GatedLIFNode(MemoryModule):
                 self.surrogate_function,
             )
             spikes.append(spike)
-        self.u = v
-        self.v = v
-        return torch.stack(spikes)
+        return torch.stack(spikes), v
 
     def extra_repr(self) -> str:
         return f"T={self.T}, inplane={self.inplane}, step_mode=m, backend={self.backend}"

@@ -12,12 +12,13 @@ The dynamics are :func:`snn_core.functional.ilif_step` / ``ilif_multi_step``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
-from snn_core.base import check_multi_step_input
 from snn_core.functional import ilif_multi_step, ilif_step
 from snn_core.surrogate import SurrogateFunctionBase
 
-from snn_neurons._stepping import _check_torch_only
+from snn_neurons._functional_node import _FunctionalStepNode
 from snn_neurons.lif import LIFNode
 
 __all__ = ["ILIFNode"]
@@ -29,7 +30,7 @@ def _multi_level_spike_count_class() -> type:
     return MultiLevelSpikeCount
 
 
-class ILIFNode(LIFNode):
+class ILIFNode(_FunctionalStepNode, LIFNode):
     r"""Integer-valued LIF neuron (I-LIF, ECCV 2024): emits spike counts
     ``C[t] in {0, 1, ..., D}`` per step.
 
@@ -92,26 +93,29 @@ class ILIFNode(LIFNode):
         """The spike count ``C = round(clip(H / V_th, 0, D))`` with the window gradient."""
         return self.surrogate_function(h / self.v_threshold)
 
-    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.init_memory_like("v", x)
-        count, self.v = ilif_step(
-            x, self.v, self.tau, self.v_threshold, self.surrogate_function, self.detach_reset
-        )
-        return count
-
-    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        check_multi_step_input(x_seq)
-        _check_torch_only(self)
-        self.init_memory_like("v", x_seq[0])
-        counts, self.v, v_seq = ilif_multi_step(
-            x_seq,
-            self.v,
+    def single_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[torch.Tensor], tuple[Any, ...]]:
+        count, v = ilif_step(
+            inputs[0],
+            states[0],
             self.tau,
             self.v_threshold,
             self.surrogate_function,
             self.detach_reset,
-            self.store_v_seq,
         )
-        if self.store_v_seq:
-            self.v_seq = v_seq
-        return counts
+        return (count,), (v, *states[1:])
+
+    def _functional_sequence(
+        self, x_seq: torch.Tensor, states: tuple[Any, ...], need_v_seq: bool
+    ) -> tuple[torch.Tensor, tuple[Any, ...], torch.Tensor | None]:
+        counts, v, v_seq = ilif_multi_step(
+            x_seq,
+            states[0],
+            self.tau,
+            self.v_threshold,
+            self.surrogate_function,
+            self.detach_reset,
+            need_v_seq,
+        )
+        return counts, (v, *states[1:]), v_seq

@@ -50,9 +50,21 @@ class LIAFNode(LIFNode):
         if self.backend != "torch":
             raise ValueError(f"LIAFNode supports only backend='torch', got {self.backend!r}")
 
+    _loops_single_steps = True
+
     @property
     def supported_backends(self) -> tuple[str, ...]:
         return ("torch",)
+
+    def single_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """``((X,), (V,)) -> ((Y,), (V',))`` by :func:`snn_core.functional.liaf_step`."""
+        y, v = liaf_step(
+            inputs[0], states[0], self.tau, self.decay_input, self.v_threshold, self.v_reset,
+            self.act, self.threshold_related, self.surrogate_function, self.detach_reset,
+        )  # fmt: skip
+        return (y,), (v,)
 
     def analog_output(self, h: torch.Tensor) -> torch.Tensor:
         """``act(H - V_th)`` (TR mode) or ``act(H)``."""

@@ -216,6 +216,31 @@ class MaskedPSN(MemoryModule):
         _check_seq_len(self, x_seq)
         return _fire_all_steps(self.masked_weight(), self.bias, x_seq, self.surrogate_function)
 
+    def single_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """``((X,), (t, queue)) -> ((S,), (t + 1, queue'))`` by
+        :func:`snn_core.functional.masked_psn_step` (needs ``lambda_ = 1`` and ``t < T``)."""
+        time_step, queue = states
+        if self.lambda_ < 1.0:
+            raise ValueError(
+                f"MaskedPSN can only run in single-step mode once fully masked (lambda_ = 1), "
+                f"got lambda_={self.lambda_.item()}"
+            )
+        if time_step >= self.T:
+            raise OverflowError(f"MaskedPSN(T={self.T}) has already run {time_step} steps")
+        spike, time_step, queue = masked_psn_step(
+            inputs[0], time_step, tuple(queue), self.masked_weight(), self.bias, self.k,
+            self.surrogate_function,
+        )  # fmt: skip
+        return (spike,), (time_step, list(queue))
+
+    def multi_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """The matrix form over all T steps; the states are returned unchanged."""
+        return (self.multi_step_forward(inputs[0]),), tuple(states)
+
     def detach(self) -> None:
         super().detach()
         self.queue = [x.detach() for x in self.queue]
@@ -308,6 +333,22 @@ class SlidingPSN(MemoryModule):
         )
         self.queue = list(queue)
         return spike
+
+    def single_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """``((X,), (queue,)) -> ((S,), (queue',))`` by
+        :func:`snn_core.functional.sliding_psn_step`."""
+        spike, queue = sliding_psn_step(
+            inputs[0], tuple(states[0]), self.weight, self.bias, self.surrogate_function
+        )
+        return (spike,), (list(queue),)
+
+    def multi_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """The banded-matrix form over all steps; the states are returned unchanged."""
+        return (self.multi_step_forward(inputs[0]),), tuple(states)
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         """Spikes ``[T, N, *]`` of input ``x_seq`` ``[T, N, *]`` (any ``T``)."""

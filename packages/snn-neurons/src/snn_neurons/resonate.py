@@ -17,13 +17,14 @@ import torch
 from snn_core.functional import raf_step
 from snn_core.surrogate import SurrogateFunctionBase
 
-from snn_neurons._stepping import _check_number, _loop_single_steps
+from snn_neurons._functional_node import _FunctionalStepNode
+from snn_neurons._stepping import _check_number
 from snn_neurons.base_node import BaseNode
 
 __all__ = ["RAFNode"]
 
 
-class RAFNode(BaseNode):
+class RAFNode(_FunctionalStepNode, BaseNode):
     r"""Resonate-and-fire neuron: the complex state ``z = u + i v`` rotates by ``θ = ω dt``
     and decays by ``α = exp(b dt)`` per step.
 
@@ -77,16 +78,21 @@ class RAFNode(BaseNode):
             "snn_core.functional.raf_step(x, u, v, ...)"
         )
 
+    def locate_non_finite_step(self, x_seq: torch.Tensor, v_init: Any) -> int | None:
+        """Anomaly mode cannot replay this neuron from ``v`` alone (it also needs ``u``)."""
+        return None
+
     def loop_multi_step(self, x_seq: Any, v: Any, need_v_seq: bool) -> Any:
         raise NotImplementedError("RAFNode also keeps the state u; call forward instead")
 
-    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.init_memory_like("v", x)
-        self.init_memory_like("u", x)
-        spike, self.u, self.v = raf_step(
-            x,
-            self.u,
-            self.v,
+    def single_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[torch.Tensor], tuple[Any, ...]]:
+        v, u = states
+        spike, u, v = raf_step(
+            inputs[0],
+            u,
+            v,
             self.b,
             self.omega,
             self.dt,
@@ -95,10 +101,7 @@ class RAFNode(BaseNode):
             self.surrogate_function,
             self.detach_reset,
         )
-        return spike
-
-    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        return _loop_single_steps(self, x_seq)
+        return (spike,), (v, u)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, b={self.b}, omega={self.omega}, dt={self.dt}"

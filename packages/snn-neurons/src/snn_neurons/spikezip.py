@@ -104,32 +104,39 @@ class STBIFNode(MemoryModule):
             raise RuntimeError("STBIFNode: no accumulated state before the first forward")
         return self.acc_q * self.q_threshold.to(self.acc_q.dtype)
 
-    def _init_states(self, x: torch.Tensor) -> None:
-        if self.q is None:
+    def materialize_states(
+        self, inputs: tuple[Any, ...], states: tuple[Any, ...], step_mode: str
+    ) -> tuple[Any, ...]:
+        x = inputs[0] if step_mode == "s" else inputs[0][0]
+        q, acc_q, cur_output = states
+        if q is None:
             dtype = torch.promote_types(x.dtype, torch.float32)
-            self.q = torch.full(x.shape, 0.5, dtype=dtype, device=x.device)
-            self.acc_q = torch.zeros(x.shape, dtype=dtype, device=x.device)
-            self.cur_output = torch.zeros(x.shape, dtype=dtype, device=x.device)
-        elif self.q.shape != x.shape:
+            q = torch.full(x.shape, 0.5, dtype=dtype, device=x.device)
+            acc_q = torch.zeros(x.shape, dtype=dtype, device=x.device)
+            cur_output = torch.zeros(x.shape, dtype=dtype, device=x.device)
+        elif q.shape != x.shape:
             raise ValueError(
-                f"STBIFNode.q holds state of shape {tuple(self.q.shape)} from an earlier input, "
+                f"STBIFNode.q holds state of shape {tuple(q.shape)} from an earlier input, "
                 f"but the new input has shape {tuple(x.shape)}; call reset() first"
             )
+        return q, acc_q, cur_output
 
-    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        self._init_states(x)
-        out, self.q, self.acc_q, self.cur_output = stbif_step(
-            x, self.q, self.acc_q, self.q_threshold, self.pos_max, self.neg_min
+    def single_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[torch.Tensor], tuple[Any, ...]]:
+        out, q, acc_q, cur_output = stbif_step(
+            inputs[0], *states[:2], self.q_threshold, self.pos_max, self.neg_min
         )
-        return out
+        return (out,), (q, acc_q, cur_output)
 
-    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        check_multi_step_input(x_seq)
-        self._init_states(x_seq[0])
-        out_seq, self.q, self.acc_q, self.cur_output = stbif_multi_step(
-            x_seq, self.q, self.acc_q, self.q_threshold, self.pos_max, self.neg_min
+    def multi_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[torch.Tensor], tuple[Any, ...]]:
+        check_multi_step_input(inputs[0])
+        out_seq, q, acc_q, cur_output = stbif_multi_step(
+            inputs[0], *states[:2], self.q_threshold, self.pos_max, self.neg_min
         )
-        return out_seq
+        return (out_seq,), (q, acc_q, cur_output)
 
     def extra_repr(self) -> str:
         return (

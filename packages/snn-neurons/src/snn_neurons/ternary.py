@@ -14,11 +14,11 @@ import math
 from typing import Any
 
 import torch
-from snn_core.functional import ternary_if_step, ternary_lif_step
-from snn_core.functional.neuron_steps.ternary import ternary_fire_and_reset, ternary_lif_charge
+from snn_core.functional import lif_charge, ternary_if_step, ternary_lif_step
+from snn_core.functional.neuron_steps.ternary import ternary_fire_and_reset
 from snn_core.surrogate import SurrogateFunctionBase
 
-from snn_neurons._stepping import _loop_single_steps
+from snn_neurons._functional_node import _FunctionalStepNode
 from snn_neurons.base_node import BaseNode
 from snn_neurons.integrate_and_fire import if_charge
 
@@ -41,8 +41,8 @@ def _check_ternary(owner: str, v_threshold: Any, v_reset: Any) -> None:
         )
 
 
-class _TernaryNode(BaseNode):
-    """Fire and reset of the ternary neurons; multi-step loops the single step (torch)."""
+class _TernaryNode(_FunctionalStepNode, BaseNode):
+    """Fire and reset of the ternary neurons; forward runs the functional step (torch)."""
 
     @property
     def supported_backends(self) -> tuple[str, ...]:
@@ -64,9 +64,6 @@ class _TernaryNode(BaseNode):
         return ternary_fire_and_reset(
             h, self.v_threshold, self.v_reset, self.surrogate_function, self.detach_reset
         )
-
-    def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
-        return _loop_single_steps(self, x_seq)
 
 
 class TernaryIFNode(_TernaryNode):
@@ -105,12 +102,18 @@ class TernaryIFNode(_TernaryNode):
     def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return if_charge(x, v)
 
-    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.init_memory_like("v", x)
-        spike, self.v = ternary_if_step(
-            x, self.v, self.v_threshold, self.v_reset, self.surrogate_function, self.detach_reset
+    def single_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[torch.Tensor], tuple[Any, ...]]:
+        spike, v = ternary_if_step(
+            inputs[0],
+            states[0],
+            self.v_threshold,
+            self.v_reset,
+            self.surrogate_function,
+            self.detach_reset,
         )
-        return spike
+        return (spike,), (v, *states[1:])
 
 
 class TernaryLIFNode(_TernaryNode):
@@ -157,13 +160,14 @@ class TernaryLIFNode(_TernaryNode):
         self.decay_input = decay_input
 
     def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return ternary_lif_charge(x, v, self.tau, self.decay_input, self.v_reset)
+        return lif_charge(x, v, self.tau, self.decay_input, self.v_reset)
 
-    def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        self.init_memory_like("v", x)
-        spike, self.v = ternary_lif_step(
-            x,
-            self.v,
+    def single_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[torch.Tensor], tuple[Any, ...]]:
+        spike, v = ternary_lif_step(
+            inputs[0],
+            states[0],
             self.tau,
             self.decay_input,
             self.v_threshold,
@@ -171,7 +175,7 @@ class TernaryLIFNode(_TernaryNode):
             self.surrogate_function,
             self.detach_reset,
         )
-        return spike
+        return (spike,), (v, *states[1:])
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, tau={self.tau}, decay_input={self.decay_input}"

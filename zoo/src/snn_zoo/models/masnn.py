@@ -19,8 +19,10 @@ refines the membrane input of spiking layers. Two families are built here:
   the official Att_Res_SNN code (``conv1``, ``conv2_x.0.residual_function.1`` ...,
   the attention as the branch's last module ``residual_function.6.attention.{ca,sa}``,
   ``shortcut``, ``fc``); state dicts with the attention at ``convN_x.i.attention`` (snn-zoo
-  0.1) load too. The neuron keeps 25% of its potential and fires at 0.5 (``LIF(tau=4/3,
-  decay_input=False, v_threshold=0.5)``, hard reset to 0, rectangular surrogate of width 1).
+  0.1) load too. The neuron keeps 25% of its potential and fires above 0.5 (``LIF(tau=4/3,
+  decay_input=False, v_threshold=0.5)``, hard reset to 0, rectangular surrogate of width 1)
+  and, as the official code, fires only where ``H > 0.5`` strictly
+  (:class:`StrictThresholdLIFNode`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from snn_core import functional
 from snn_core.surrogate import Rect
 from snn_layers.attention import (
@@ -52,7 +55,7 @@ from snn_zoo._blocks import (
 )
 from snn_zoo._registry import register_model
 
-__all__ = ["MASNN", "AttMSResNet"]
+__all__ = ["MASNN", "AttMSResNet", "StrictThresholdLIFNode"]
 
 
 def _neuron_builder(
@@ -373,6 +376,20 @@ class _AttMSBlock(nn.Module):
         )
 
 
+class StrictThresholdLIFNode(LIFNode):
+    """``LIFNode`` that fires at ``H > V_th`` (strictly), as MS-ResNet's ``act_fun``
+    (``input.gt(thresh)``); ``LIFNode`` fires at ``H >= V_th``.
+
+    The two differ only where ``H`` equals the threshold exactly, which float32 feature maps
+    of ImageNet size do hit. The surrogate gradient is unchanged. Multi-step input runs the
+    single-step loop (the fused and generated paths assume ``H >= V_th``).
+    """
+
+    def fire(self, h: torch.Tensor) -> torch.Tensor:
+        x = h - self.v_threshold  # exactly 0 only where H == V_th
+        return self.surrogate_function(x) - (x == 0).to(x.dtype)
+
+
 _RESNET_LIF = dict(
     tau=4.0 / 3.0, decay_input=False, v_threshold=0.5, v_reset=0.0, detach_reset=True
 )
@@ -389,7 +406,8 @@ class AttMSResNet(SpikingClassifier):
         layers: blocks per stage (``(2, 2, 2, 2)``: 18 layers, ``(3, 4, 6, 3)``: 34).
         reduction_c: channel attention reduction ratio (8).
         drop_rate: dropout before the classifier.
-        backend, neuron, neuron_kwargs: the neurons; ``neuron=None`` is the paper's LIF.
+        backend, neuron, neuron_kwargs: the neurons; ``neuron=None`` is the official LIF
+            (:class:`StrictThresholdLIFNode`, ``neuron_kwargs`` overriding its fields).
         drop_path_rate: stochastic depth of the residual branches, rising linearly over the
             blocks (timm's ResNet rule).
         global_pool: ``None`` or ``'avg'`` (the mean over space and time).
@@ -446,7 +464,7 @@ class AttMSResNet(SpikingClassifier):
             raise ValueError(f"{name}: drop_rate must be in [0, 1), got {drop_rate!r}")
         self.img_size = to_2tuple_size(name, img_size)
         build = _neuron_builder(
-            LIFNode,
+            StrictThresholdLIFNode,
             {**_RESNET_LIF, "surrogate_function": Rect(alpha=1.0)},
             neuron,
             neuron_kwargs,
@@ -485,7 +503,10 @@ class AttMSResNet(SpikingClassifier):
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
         """``[T, B, 512, H, W]`` potentials -> LIF -> mean over space and time -> ``fc``."""
         functional.reset_net(self.mem_update)
-        x = self.mem_update(x).flatten(3).mean(3).mean(0)
+        x = self.mem_update(x)
+        # the official op order (spatial adaptive average pool, then the sum over T over T),
+        # so that the pooled features are bit-identical
+        x = F.adaptive_avg_pool3d(x, (None, 1, 1)).flatten(2).sum(0) / x.shape[0]
         x = self.dropout(x)
         return x if pre_logits else self.fc(x)
 
@@ -545,9 +566,9 @@ def _card(dataset: str, params_m: float | None, acc: float | None, **kw: Any) ->
             "input: [T=60, B, 2, 32, 32] event frames (dt = 15 ms, 128x128 sensor downsampled 4x)",
             "params_m: the paper tables no count for this network; measured 2.34 M",
             "output: firing rates of the 11 output neurons (trained with MSE in the paper)",
-            "neuron: the official cell, snn_neurons.ThresholdResetLIFNode (a spike sets the "
-            "potential to the threshold 0.3, then 30% of it is kept)",
-            "official input layout [B, T, 2, 32, 32]: transpose to [T, B, ...]",
+            "neuron: the official cell snn_neurons.ThresholdResetLIFNode (a spike sets the "
+            "potential to the threshold 0.3 and then 30% of it is kept)",
+            "the official code takes [B; T; 2; 32; 32]: transpose it to [T; B; 2; 32; 32]",
         ),
     ),
     default=True,
@@ -605,7 +626,7 @@ def att_ms_resnet34() -> dict[str, Any]:
         78.37,
         77.08,
         notes=(
-            "params: MS-ResNet-104 (blocks 3, 8, 32, 8, the official resnet104) + CSA",
+            "params: MS-ResNet-104 (3/8/32/8 blocks as the official resnet104) + CSA",
             "77.08% top-1 at T=1 (paper)",
         ),
     ),

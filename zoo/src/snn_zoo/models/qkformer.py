@@ -387,9 +387,9 @@ _PAPER = (
 
 
 _COUPLED = (
-    "batch-coupled as the official code: the last stage's SSA output neuron runs over the "
-    "flattened T*B axis, so a sample's logits depend on its batch; create_model(..., "
-    "batch_independent=True) gives per-sample outputs (same weights)"
+    "batch-coupled as the official code: the SSA output neuron of the last stage runs over "
+    "the flattened T*B axis and a sample's logits depend on its batch; "
+    "batch_independent=True gives per-sample outputs with the same weights"
 )
 
 

@@ -258,7 +258,6 @@ def multi_step_forward(x_seq: torch.Tensor, single_step_module: Modules) -> torc
     """
     _check_seq(x_seq, "x_seq", "[T, N, *]", 2, 0)
     chain = _as_chain(single_step_module, "single_step_module")
-    _check_layer_input(x_seq, chain, "multi_step_forward: single_step_module ", "x_seq")
     return torch.stack([_run_chain(chain, x_seq[t]) for t in range(x_seq.shape[0])])
 
 
@@ -266,8 +265,6 @@ def t_last_multi_step_forward(x_seq: torch.Tensor, single_step_module: Modules) 
     """:func:`multi_step_forward` for time-last data: input and output are ``[N, *, T]``."""
     _check_seq(x_seq, "x_seq", "[N, *, T]", 2, -1)
     chain = _as_chain(single_step_module, "single_step_module")
-    who = "t_last_multi_step_forward: single_step_module "
-    _check_layer_input(x_seq.movedim(-1, 0), chain, who, "x_seq", True, tuple(x_seq.shape))
     y = [_run_chain(chain, x_seq[..., t]) for t in range(x_seq.shape[-1])]
     return torch.stack(y, dim=-1)
 

@@ -68,6 +68,11 @@ class SurrogateFunctionBase(nn.Module):
     Subclasses set their hyper-parameters as attributes (Python numbers), list their
     names in ``_param_names`` (used by ``repr``, ``params()`` and kernel caches), and
     implement :meth:`primitive` and :meth:`derivative`.
+
+    The reference framework's class-level functions are derived from those two methods:
+    ``Sigmoid.spiking_function(x, alpha)``, ``Sigmoid.primitive_function(x, alpha)`` and
+    ``Sigmoid.backward(grad_output, x, alpha)`` (hyper-parameters in ``_param_names``
+    order, or by name).
     """
 
     _param_names: tuple[str, ...] = ()
@@ -110,7 +115,61 @@ class SurrogateFunctionBase(nn.Module):
         """A string that identifies this surrogate's backward for kernel caches."""
         return f"{type(self).__qualname__}({self.extra_repr()})"
 
+    @property
+    def _sg_params(self) -> dict[str, float]:
+        """The reference framework's name for :meth:`params`."""
+        return self.params()
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.spiking:
             return _SurrogateSpike.apply(x, self)
         return self.primitive(x)
+
+    # ---- the reference's class-level functions, derived from the single definition -----
+    @classmethod
+    def _from_params(cls, *params: Any, **named: Any) -> SurrogateFunctionBase:
+        """A spiking instance from the hyper-parameters, in ``_param_names`` order."""
+        return cls(*params, **named)
+
+    @classmethod
+    def _instance(cls, *params: Any, **named: Any) -> SurrogateFunctionBase:
+        """:meth:`_from_params`, cached per class and (typed) positional parameters.
+
+        A plain dict rather than ``functools.lru_cache``, which ``torch.compile`` warns about.
+        """
+        if named:
+            return cls._from_params(*params, **named)
+        key = (cls, *((type(p), p) for p in params))  # typed: ``1`` and ``True`` differ
+        try:
+            surrogate = _INSTANCES.get(key)
+        except TypeError:  # an unhashable parameter: let the class report it
+            return cls._from_params(*params)
+        if surrogate is None:
+            surrogate = cls._from_params(*params)
+            if len(_INSTANCES) >= _INSTANCES_MAX:
+                _INSTANCES.clear()
+            _INSTANCES[key] = surrogate
+        return surrogate
+
+    @classmethod
+    def spiking_function(cls, x: torch.Tensor, *params: Any, **named: Any) -> torch.Tensor:
+        """Spikes with this surrogate's gradient: ``cls(*params)(x)`` in spiking mode."""
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+        return _SurrogateSpike.apply(x, cls._instance(*params, **named))
+
+    @classmethod
+    def primitive_function(cls, x: torch.Tensor, *params: Any, **named: Any) -> torch.Tensor:
+        """The primitive ``g(x)`` for the given hyper-parameters."""
+        return cls._instance(*params, **named).primitive(x)
+
+    @classmethod
+    def backward(
+        cls, grad_output: torch.Tensor, x: torch.Tensor, *params: Any, **named: Any
+    ) -> torch.Tensor:
+        """``grad_output * g'(x)`` for the given hyper-parameters."""
+        return grad_output * cls._instance(*params, **named).derivative(x)
+
+
+_INSTANCES: dict[tuple[Any, ...], SurrogateFunctionBase] = {}
+_INSTANCES_MAX = 256

@@ -13,8 +13,9 @@ that gradient as ``(grad_x, None, ...)`` (one ``None`` per hyper-parameter):
 
 Nothing here writes a formula: a spike function runs the autograd function the class uses
 (``SurrogateFunctionBase.forward``) with an instance of the class, and a ``*_backward``
-multiplies by that class's :meth:`~SurrogateFunctionBase.derivative`. Hyper-parameters are
-validated as the class validates them. Instances are cached per ``(class, parameters)``.
+multiplies by that class's :meth:`~SurrogateFunctionBase.derivative` (through the class-level
+``spiking_function`` and ``backward``). Hyper-parameters are validated as the class
+validates them; instances are cached per ``(class, parameters)``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, TypeVar
 
 import torch
 
-from snn_core.surrogate.base import SurrogateFunctionBase, _SurrogateSpike
+from snn_core.surrogate.base import SurrogateFunctionBase
 from snn_core.surrogate.piecewise import (
     S2NN,
     FakeNumericalGradient,
@@ -85,40 +86,16 @@ Tensor = torch.Tensor
 _F = TypeVar("_F", bound=Callable[..., Any])
 
 
-_CACHE: dict[tuple[Any, ...], SurrogateFunctionBase] = {}
-_CACHE_SIZE = 256
-
-
-def _surrogate(cls: type[SurrogateFunctionBase], *params: Any) -> SurrogateFunctionBase:
-    """A validated ``cls(*params)`` in spiking mode, cached per class and typed parameters.
-
-    A plain dict rather than ``functools.lru_cache``, which ``torch.compile`` warns about.
-    """
-    key = (cls, *((type(p), p) for p in params))  # typed: ``1`` and ``True`` differ
-    try:
-        surrogate = _CACHE.get(key)
-    except TypeError:  # an unhashable parameter: let the class report it
-        return cls(*params)
-    if surrogate is None:
-        surrogate = cls(*params)
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.clear()
-        _CACHE[key] = surrogate
-    return surrogate
-
-
 def _spike(cls: type[SurrogateFunctionBase], x: Tensor, *params: Any) -> Tensor:
     """``cls(*params)(x)`` in spiking mode, through the class's own autograd function."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    return _SurrogateSpike.apply(x, _surrogate(cls, *params))
+    return cls.spiking_function(x, *params)
 
 
 def _backward(
     cls: type[SurrogateFunctionBase], grad_output: Tensor, x: Tensor, *params: Any
 ) -> tuple[Any, ...]:
     """``(grad_output * cls(*params).derivative(x), None, ...)``, one ``None`` per parameter."""
-    return (grad_output * _surrogate(cls, *params).derivative(x), *(None for _ in params))
+    return (cls.backward(grad_output, x, *params), *(None for _ in params))
 
 
 def _with_apply(fn: _F) -> _F:

@@ -80,6 +80,14 @@ class MultiLevelSpikeCount(SurrogateFunctionBase):
         self.grad_min = grad_min
         self.grad_max = grad_max
 
+    @classmethod
+    def _from_params(  # type: ignore[override]
+        cls, max_spike_count: int, grad_min: float | None = None, grad_max: float | None = None
+    ) -> MultiLevelSpikeCount:
+        """From ``(max_spike_count, grad_min, grad_max)``, the reference's parameter order."""
+        window = None if grad_min is None and grad_max is None else (grad_min, grad_max)
+        return cls(max_spike_count, grad_window=window)  # type: ignore[arg-type]
+
     def primitive(self, x: torch.Tensor) -> torch.Tensor:
         # clip(x, 0, M), written out so that its gradient is 1 at both bounds in every torch
         # release (``torch.clamp``'s gradient at a bound differs between releases).

@@ -6,6 +6,8 @@ for conditional computation" (arXiv:1308.3432) introduce the straight-through es
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from snn_core.surrogate.base import SurrogateFunctionBase
@@ -36,6 +38,14 @@ class DeterministicPass(SurrogateFunctionBase):
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         return torch.full_like(x, 1.0)
 
+    @classmethod
+    def backward(  # type: ignore[override]
+        cls, grad_output: torch.Tensor, x: torch.Tensor, *ignored: Any, **named: Any
+    ) -> torch.Tensor:
+        """``grad_output`` unchanged; extra arguments (the reference passes an unused
+        ``alpha``) are ignored."""
+        return grad_output * cls._instance().derivative(x)
+
 
 class PoissonPass(SurrogateFunctionBase):
     r"""Stochastic (Bernoulli / Poisson-rate) spikes with a straight-through gradient.
@@ -62,6 +72,14 @@ class PoissonPass(SurrogateFunctionBase):
 
     def derivative(self, x: torch.Tensor) -> torch.Tensor:
         return torch.full_like(x, 1.0)
+
+    @classmethod
+    def backward(  # type: ignore[override]
+        cls, grad_output: torch.Tensor, x: torch.Tensor, *ignored: Any, **named: Any
+    ) -> torch.Tensor:
+        """``grad_output`` unchanged; extra arguments (the reference passes an unused
+        ``alpha``) are ignored."""
+        return grad_output * cls._instance().derivative(x)
 
     def spike_forward(self, x: torch.Tensor) -> torch.Tensor:
         """Bernoulli spikes with probability ``x`` (must lie in ``[0, 1]``)."""

@@ -34,10 +34,14 @@ class PooledMLPGate(nn.Module):
 
     ``W1``: ``n -> n // reduction``, ``W2``: ``n // reduction -> n``, no biases, stored as
     1x1x1 ``Conv3d`` (``sharedMLP.0``, ``sharedMLP.2``), the layout of the MA-SNN code.
+    ``avg_pool`` / ``max_pool`` (parameter-free) are the reference framework's pooling
+    modules, kept so that code reading them works; :meth:`forward` takes the pooled values.
     """
 
     def __init__(self, n: int, reduction: int) -> None:
         super().__init__()
+        self.avg_pool = nn.AdaptiveAvgPool3d(1)
+        self.max_pool = nn.AdaptiveMaxPool3d(1)
         hidden = n // reduction
         self.sharedMLP = nn.Sequential(
             nn.Conv3d(n, hidden, 1, bias=False),

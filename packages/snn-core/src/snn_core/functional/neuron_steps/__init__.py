@@ -11,6 +11,7 @@ from snn_core.functional.neuron_steps.clif import clif_step
 from snn_core.functional.neuron_steps.cuba import cuba_charge, cuba_lif_step, lava_cuba_lif_step
 from snn_core.functional.neuron_steps.gated_lif import gated_lif_step
 from snn_core.functional.neuron_steps.ilif import ilif_multi_step, ilif_step
+from snn_core.functional.neuron_steps.implementation import neuron_implementation
 from snn_core.functional.neuron_steps.integrate_and_fire import if_charge, if_multi_step, if_step
 from snn_core.functional.neuron_steps.izhikevich import (
     adaptation_update,
@@ -77,6 +78,7 @@ __all__ = [
     "voltage_reset",
     "if_linear",
     "lif_linear",
+    "neuron_implementation",
     "if_charge",
     "leaky_charge",
     "plif_charge",

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from snn_core.functional.neuron_steps._charge import _voltage_reset
+from snn_core.functional.neuron_steps.reset import voltage_reset
 
 __all__ = ["activation_aware_if_step", "activation_aware_if_multi_step"]
 
@@ -32,7 +32,7 @@ def activation_aware_if_step(
     Returns ``(S[t], V[t])``."""
     h = v + x
     spike = surrogate_function(h + v_offset - v_threshold)
-    return spike, _voltage_reset(h, spike, v_threshold, v_reset, detach_reset)
+    return spike, voltage_reset(h, spike, v_threshold, v_reset, detach_reset)
 
 
 def _per_element(
@@ -94,7 +94,7 @@ def activation_aware_if_multi_step(
     for x in x_seq:
         h = v + x.to(dtype)
         spike = (h + offset >= threshold).to(dtype)
-        v = _voltage_reset(h, spike, threshold, v_reset, False)
+        v = voltage_reset(h, spike, threshold, v_reset, False)
         spikes.append(spike.to(x_seq.dtype))
         if store_v_seq:
             voltages.append(v)

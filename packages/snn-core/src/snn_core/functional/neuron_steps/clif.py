@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-from snn_core.functional.neuron_steps._charge import _leaky_charge
+from snn_core.functional.neuron_steps.lif import lif_charge
 
 __all__ = ["clif_step"]
 
@@ -29,7 +29,7 @@ def clif_step(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One CLIF step; returns ``(S[t], V[t], M[t])``. ``spike_function`` is a surrogate (or
     :func:`~snn_core.surrogate.heaviside` for inference)."""
-    h = _leaky_charge(x, v, tau, False, None)
+    h = lif_charge(x, v, tau, False, None)
     spike = spike_function(h - v_threshold)
     m_next = m * torch.sigmoid(h / tau) + spike
     return spike, h - spike * (v_threshold + torch.sigmoid(m_next)), m_next

@@ -18,7 +18,8 @@ from collections.abc import Callable
 
 import torch
 
-from snn_core.functional.neuron_steps._charge import _leaky_charge, _voltage_reset
+from snn_core.functional.neuron_steps.lif import lif_charge
+from snn_core.functional.neuron_steps.reset import voltage_reset
 
 __all__ = ["ilif_step", "ilif_multi_step"]
 
@@ -35,9 +36,9 @@ def ilif_step(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     r"""One I-LIF step: returns the integer count ``C[t]`` and ``V[t]`` (soft reset by
     ``C[t] V_th``; ``C`` detached there when ``detach_reset``)."""
-    h = _leaky_charge(x, v, tau, False, None)
+    h = lif_charge(x, v, tau, False, None)
     count = surrogate_function(h / v_threshold)
-    return count, _voltage_reset(h, count, v_threshold, None, detach_reset)
+    return count, voltage_reset(h, count, v_threshold, None, detach_reset)
 
 
 def _multi_level_spike_count(surrogate_function: SpikeFunction | None) -> SpikeFunction:

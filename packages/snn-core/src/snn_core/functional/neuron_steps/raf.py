@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import torch
 
-from snn_core.functional.neuron_steps._charge import _voltage_reset
+from snn_core.functional.neuron_steps.reset import voltage_reset
 
 __all__ = ["raf_step"]
 
@@ -40,4 +40,4 @@ def raf_step(
     u_next = alpha * (u * cos_t - v * sin_t) + x
     h = alpha * (u * sin_t + v * cos_t)
     spike = surrogate_function(h - v_threshold)
-    return spike, u_next, _voltage_reset(h, spike, v_threshold, v_reset, detach_reset)
+    return spike, u_next, voltage_reset(h, spike, v_threshold, v_reset, detach_reset)

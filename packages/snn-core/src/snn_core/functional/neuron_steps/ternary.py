@@ -15,18 +15,12 @@ from collections.abc import Callable
 
 import torch
 
-from snn_core.functional.neuron_steps._charge import _leaky_charge, _voltage_reset
+from snn_core.functional.neuron_steps.lif import lif_charge
+from snn_core.functional.neuron_steps.reset import voltage_reset
 
-__all__ = ["ternary_lif_charge", "ternary_fire_and_reset", "ternary_if_step", "ternary_lif_step"]
+__all__ = ["ternary_fire_and_reset", "ternary_if_step", "ternary_lif_step"]
 
 SpikeFunction = Callable[[torch.Tensor], torch.Tensor]
-
-
-def ternary_lif_charge(
-    x: torch.Tensor, v: torch.Tensor, tau: float, decay_input: bool, v_reset: float | None
-) -> torch.Tensor:
-    """The charge of :func:`ternary_lif_step`, leaking toward ``V_rest = V_reset``."""
-    return _leaky_charge(x, v, tau, decay_input, v_reset)
 
 
 def ternary_fire_and_reset(
@@ -45,7 +39,7 @@ def ternary_fire_and_reset(
     negative = surrogate_function(-h - v_threshold)
     spike = positive - negative
     event = spike if v_reset is None else positive + negative
-    return spike, _voltage_reset(h, event, v_threshold, v_reset, detach_reset)
+    return spike, voltage_reset(h, event, v_threshold, v_reset, detach_reset)
 
 
 def ternary_if_step(
@@ -78,5 +72,5 @@ def ternary_lif_step(
 
     then :func:`ternary_fire_and_reset`. Returns ``(S[t], V[t])``.
     """
-    h = ternary_lif_charge(x, v, tau, decay_input, v_reset)
+    h = lif_charge(x, v, tau, decay_input, v_reset)
     return ternary_fire_and_reset(h, v_threshold, v_reset, surrogate_function, detach_reset)
