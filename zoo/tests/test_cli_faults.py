@@ -130,6 +130,15 @@ def test_resume_with_changed_settings_is_refused(
     assert "epochs: 2 -> 5" in err and "lr: 0.002 -> 0.1" in err
 
 
+def test_resuming_a_finished_run_changes_nothing(
+    two_epoch_run: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _snapshot(two_epoch_run)
+    assert main(["train", "--resume", str(two_epoch_run)]) == 0
+    assert "already finished all 2 epochs" in capsys.readouterr().out
+    assert _snapshot(two_epoch_run) == before
+
+
 def test_resume_without_a_saved_state_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -419,3 +428,30 @@ def test_disk_full_while_saving_is_a_clear_error_and_keeps_the_last_epoch(
     err = capsys.readouterr().err
     assert "No space left on device" in err and "Traceback" not in err
     assert _runs.load_train_state(tmp_path / _runs.STATE_FILE)["epoch"] == 1
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--epochs", "0"], "epochs must be a positive int, got 0"),
+        (["--lr", "nan"], "lr must be a finite number >= 0, got nan"),
+        (["--output-dir", "runs/{foo}"], "the only placeholder it may hold is {model}"),
+        (["--device", "nonsense"], "--device 'nonsense' is not a device"),
+        (["--model", "nope"], "unknown model 'nope'"),
+        (["--train-samples", "0"], "train_samples must be a positive int"),
+    ],
+)
+def test_bad_training_arguments_fail_before_touching_the_output_dir(
+    argv: list[str], expected: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "run"
+    assert main(["train", "--output-dir", str(out), "--epochs", "1", *argv]) == 2
+    err = capsys.readouterr().err
+    assert expected in err and "Traceback" not in err
+    assert not out.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_device_without_cuda_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "--model", "spikformer_digits", "--pretrained", "--device", "cuda"]) == 2
+    assert "no CUDA device is available" in capsys.readouterr().err

@@ -88,7 +88,10 @@ def test_gradient_checkpointing_gives_the_same_gradients(name):
     model.train()
     x = torch.rand(shape, requires_grad=True)
 
+    start = copy.deepcopy(model.state_dict())
+
     def grads(checkpointing: bool):
+        model.load_state_dict(start)
         model.set_grad_checkpointing(checkpointing)
         model.zero_grad()
         x.grad = None
@@ -96,11 +99,14 @@ def test_gradient_checkpointing_gives_the_same_gradients(name):
         out = model(x)
         (out * torch.linspace(-1, 1, out.numel()).view_as(out)).sum().backward()
         got = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
-        return out.detach(), got, x.grad.clone()
+        return out.detach(), got, x.grad.clone(), copy.deepcopy(model.state_dict())
 
-    out_ref, ref, x_ref = grads(False)
-    out_ckpt, got, x_ckpt = grads(True)
+    out_ref, ref, x_ref, buffers_ref = grads(False)
+    out_ckpt, got, x_ckpt, buffers_ckpt = grads(True)
     assert model.grad_checkpointing is True
+    # the recomputation did not update the BatchNorm statistics a second time
+    for k, v in buffers_ref.items():
+        torch.testing.assert_close(buffers_ckpt[k], v, rtol=1e-6, atol=1e-6, msg=k)
     torch.testing.assert_close(out_ckpt, out_ref, rtol=0, atol=1e-6)
     assert got.keys() == ref.keys() and len(ref) == len(list(model.parameters()))
     for n in ref:

@@ -20,8 +20,9 @@ T, N = 12, 4
 RNG = np.random.default_rng(0)
 
 
-def _run(node: nir.NIRNode, x: np.ndarray, dt: float, mode: str = "s", **kw) -> np.ndarray:
-    net = import_from_nir(nir.NIRGraph.from_list(node), dt=dt, step_mode=mode, **kw)
+def _run(node: nir.NIRNode, x: np.ndarray, dt: float, mode: str = "s") -> np.ndarray:
+    graph = node if isinstance(node, nir.NIRGraph) else nir.NIRGraph.from_list(node)
+    net = import_from_nir(graph, dt=dt, step_mode=mode)
     F.reset_net(net)
     xt = torch.as_tensor(x, dtype=torch.float64)
     net = net.double()
@@ -226,3 +227,36 @@ def test_a_fan_in_graph_sums_the_inputs_that_meet_at_a_node():
     with torch.no_grad():
         got = torch.stack([net(torch.as_tensor(x_t)) for x_t in x]).numpy()
     np.testing.assert_array_equal(got, expected)
+
+
+def test_a_cycle_feeds_back_the_previous_step_in_both_step_modes():
+    # input -> lif <-> w_rec (NIR's recurrent LIF); w_rec delivers last step's spikes
+    w_in, w_rec = RNG.normal(size=(3, 2)), RNG.normal(size=(3, 3))
+    tau = np.array([2.0, 3.0, 4.0])
+    graph = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(np.array([2])),
+            "fc": nir.Linear(weight=w_in),
+            "lif": nir.LIF(tau=tau, r=np.ones(3), v_leak=np.zeros(3), v_threshold=np.ones(3)),
+            "w_rec": nir.Linear(weight=w_rec),
+            "output": nir.Output(np.array([3])),
+        },
+        edges=[
+            ("input", "fc"),
+            ("fc", "lif"),
+            ("lif", "w_rec"),
+            ("w_rec", "lif"),
+            ("lif", "output"),
+        ],
+    )
+    x = RNG.uniform(0, 2, (T, N, 2))
+    v, s, ref = np.zeros((N, 3)), np.zeros((N, 3)), []
+    for x_t in x:
+        h = v + (-v + x_t @ w_in.T + s @ w_rec.T) / tau
+        s = (h >= 1.0).astype(float)
+        v = np.where(s > 0, 0.0, h)
+        ref.append(s)
+    for mode in ("s", "m"):
+        got = _run(graph, x, 1.0, mode)
+        np.testing.assert_array_equal(got, np.stack(ref))
+    assert 0 < np.mean(ref) < 1

@@ -269,17 +269,6 @@ def test_unsupported_functions_in_forward_are_named():
 
 def test_import_errors_name_the_problem():
     lin = nir.Linear(weight=np.eye(2))
-    recurrent = nir.NIRGraph(
-        nodes={
-            "input": nir.Input(np.array([2])),
-            "lif": nir.IF(r=np.ones(2), v_threshold=np.ones(2)),
-            "w": lin,
-            "output": nir.Output(np.array([2])),
-        },
-        edges=[("input", "lif"), ("lif", "w"), ("w", "lif"), ("lif", "output")],
-    )
-    with pytest.raises(ValueError, match="recurrent"):
-        import_from_nir(recurrent)
     with pytest.raises(ValueError, match="dt must be a positive"):
         import_from_nir(nir.NIRGraph.from_list(lin), dt=0.0)
     with pytest.raises(ValueError, match="step_mode"):
@@ -306,3 +295,98 @@ def test_import_snn_layers_does_not_import_nir():
     code = "import sys, snn_layers; print('nir' in sys.modules, 'snn_layers.nir' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_a_single_neuron_exports_as_a_one_node_graph():
+    graph = export_to_nir(LIFNode(tau=3.0), torch.rand(2, 5))
+    assert [type(n).__name__ for n in graph.nodes.values()] == ["Input", "LIF", "Output"]
+    assert graph.nodes["input"].input_type["input"].tolist() == [5]
+
+
+def test_export_leaves_the_network_state_alone():
+    net = _mlp(LIFNode(), "s")
+    x = torch.rand(T, 3, 8) * 2
+    ours = _run(net, x, False)  # the reference: one uninterrupted sequence
+    F.reset_net(net)
+    with torch.no_grad():
+        first = [net(x_t) for x_t in x[:3]]
+        export_to_nir(net, torch.rand(7, 8))  # another batch size, mid-sequence
+        rest = [net(x_t) for x_t in x[3:]]
+    assert torch.equal(torch.stack(first + rest), ours)
+
+
+@pytest.mark.parametrize("dt", [0, -1.0, float("inf"), "1"])
+def test_export_rejects_a_bad_dt(dt):
+    with pytest.raises(ValueError, match="dt must be a positive finite number"):
+        export_to_nir(L.Linear(2, 2), torch.rand(1, 2), dt=dt)
+
+
+def test_submodules_named_input_or_output_keep_their_own_nodes(tmp_path):
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.input = L.Linear(3, 4)
+            self.output = IFNode()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.output(self.input(x))
+
+    graph = export_to_nir(Net(), torch.rand(1, 3))
+    assert [type(n).__name__ for n in graph.nodes.values()] == [
+        "Input",
+        "Affine",
+        "IF",
+        "Output",
+    ]
+    x = torch.rand(T, 2, 3) * 2
+    ours, back, _ = _roundtrip(Net(), x, tmp_path, False)
+    assert torch.equal(ours, back)
+
+
+def test_adaptive_average_pooling_exports_as_average_pooling(tmp_path):
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        L.Conv2d(1, 4, 3, padding=1), LIFNode(), L.AdaptiveAvgPool2d((2, 1)), L.Flatten()
+    )
+    net.append(L.Linear(8, 3))
+    net.append(IFNode())
+    x = torch.rand(T, 2, 1, 6, 4) * 3
+    graph = export_to_nir(net, x[0])
+    pool = graph.nodes["2"]
+    assert type(pool).__name__ == "AvgPool2d" and pool.kernel_size.tolist() == [3, 4]
+    ours, back, _ = _roundtrip(net, x, tmp_path, False)
+    assert torch.equal(ours, back)
+    with pytest.raises(ValueError, match="does not divide"):
+        export_to_nir(nn.Sequential(nn.AdaptiveAvgPool2d(4)), torch.rand(1, 1, 6, 6))
+
+
+@pytest.mark.parametrize("kind", ["linear", "element-wise"])
+def test_recurrent_containers_round_trip_as_cycles(kind, tmp_path):
+    torch.manual_seed(0)
+    if kind == "linear":
+        rec = L.LinearRecurrentContainer(
+            nn.Sequential(LIFNode(), nn.Linear(6, 4)), in_features=6, out_features=4
+        )
+        net = nn.Sequential(L.Linear(3, 6), rec, IFNode())
+    else:
+        rec = L.ElementWiseRecurrentContainer(
+            nn.Sequential(LIFNode(), nn.Linear(6, 6)), lambda y, x: x + y
+        )
+        net = nn.Sequential(L.Linear(3, 6), rec, IFNode())
+    x = torch.rand(T, 2, 3) * 3
+    graph = export_to_nir(net, x[0])
+    cycle = (
+        ("1_rc_rec", "1_sub_module_0") if kind == "linear" else ("1_sub_module_1", "1_sub_module_0")
+    )
+    assert cycle in graph.edges
+    for mode in ("s", "m"):
+        F.set_step_mode(net, mode)
+        ours, back, _ = _roundtrip(net, x, tmp_path, mode == "m")
+        assert torch.equal(ours, back)
+        assert 0 < ours.mean() < 1
+
+
+def test_element_wise_recurrence_other_than_addition_is_refused():
+    rec = L.ElementWiseRecurrentContainer(IFNode(), lambda y, x: x * y)
+    with pytest.raises(ValueError, match="not an addition"):
+        export_to_nir(nn.Sequential(L.Linear(2, 2), rec), torch.rand(1, 2))

@@ -21,6 +21,7 @@ from torch import nn
 nir = pytest.importorskip("nir")
 snn = pytest.importorskip("snntorch")
 from snn_layers.nir import export_to_nir, import_from_nir  # noqa: E402
+from snn_layers.nir._graph import NIRRecurrentGraphModule  # noqa: E402
 from snntorch.export_nir import export_to_nir as snn_export  # noqa: E402
 from snntorch.import_nir import import_from_nir as snn_import  # noqa: E402
 
@@ -102,13 +103,48 @@ def test_snntorch_default_subtractive_reset_is_lost_in_the_graph():
     assert 0.85 < agree < 1.0  # 0.93 with this seed
 
 
-def test_snntorch_cannot_export_scalar_beta_or_a_batched_sample():
+@pytest.mark.parametrize("recurrent", ["diagonal", "dense without bias", "dense"])
+def test_snntorch_recurrent_leaky_imports_as_a_cycle(recurrent):
+    # RLeaky becomes the cycle lif -> w_rec -> lif; the cycle's edge carries last step's
+    # spikes. At the first step snnTorch adds w_rec's bias to the input (W 0 + b) where the
+    # cycle carries zero (nirtorch's convention, and ours), so a bias changes the spikes.
+    torch.manual_seed(0)
+    kw = dict(init_hidden=True, reset_mechanism="zero", reset_delay=False)
+    if recurrent == "diagonal":
+        neuron = snn.RLeaky(beta=0.9, V=torch.rand(20), all_to_all=False, **kw)
+    else:
+        neuron = snn.RLeaky(beta=0.9, linear_features=20, **kw)
+    net = nn.Sequential(nn.Linear(10, 20), neuron)
+    if recurrent == "dense without bias":
+        neuron.recurrent.bias.data.zero_()
+    ours = import_from_nir(_quiet(snn_export, net, torch.rand(10)), dt=DT)
+    assert isinstance(ours, NIRRecurrentGraphModule)
+    x = _inputs(10)
+    ys, yo = _run_snntorch(net, x), _run_ours(ours, x)
+    assert 0 < ys.mean() < 1
+    if recurrent == "dense":
+        assert 0.9 < (ys == yo).float().mean() < 1.0  # 0.96 with this seed
+    else:
+        assert torch.equal(ys, yo)
+    F.set_step_mode(ours, "m")
+    F.reset_net(ours)
+    with torch.no_grad():
+        assert torch.equal(ours(x), yo)
+
+
+def test_where_snntorch_cannot_export():
     # snnTorch 1.0 writes a scalar beta as 0-d arrays, which fail NIR's type check
     net = nn.Sequential(nn.Linear(4, 3), snn.Leaky(beta=0.9, init_hidden=True))
     with pytest.raises(ValueError, match="type mismatch"):
         _quiet(snn_export, net, torch.rand(4))
     with pytest.raises(ValueError, match="type mismatch"):
         _quiet(snn_export, _snntorch_net("zero", False), torch.rand(1, 10))
+    # RSynaptic without the reset delay fails inside snnTorch's own forward while tracing
+    rsyn = snn.RSynaptic(
+        alpha=0.8, beta=0.9, linear_features=4, init_hidden=True, reset_delay=False
+    )
+    with pytest.raises(ValueError, match="Cannot find the input of an empty graph"):
+        _quiet(snn_export, nn.Sequential(nn.Linear(4, 4), rsyn), torch.rand(4))
 
 
 @pytest.mark.parametrize(

@@ -307,6 +307,73 @@ def test_masked_psn_overflow_queues_the_input_first():
     assert node.time_step == 1 and torch.equal(node.queue[-1], torch.ones(3))
 
 
+# --------------------------------------------------------------------------- functional_forward
+FUNCTIONAL = {
+    "IF": lambda: IFNode(v_reset=None),
+    "LIF": lambda: LIFNode(tau=2.5, decay_input=False, detach_reset=True),
+    "PLIF": lambda: ParametricLIFNode(init_tau=3.0),
+    "KLIF": lambda: KLIFNode(scale_reset=True, v_reset=None),
+    "QIF": lambda: QIFNode(),
+    "CUBA": lambda: CUBALIFNode(),
+    "Izhikevich": lambda: IzhikevichNode(a=0.1, b=0.2),
+    "LIAF": lambda: LIAFNode(torch.relu, False, tau=2.5),
+}
+
+
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+@pytest.mark.parametrize("name", list(FUNCTIONAL))
+def test_functional_forward_is_pure_and_equals_forward(name, step_mode):
+    torch.manual_seed(6)
+    node = FUNCTIONAL[name]().double()
+    node.step_mode = step_mode
+    x = torch.rand((4, 2, 3) if step_mode == "m" else (2, 3), dtype=D) * 2
+    states = tuple(torch.rand(2, 3, dtype=D) * 0.5 for _ in node._memories)
+    for memory, value in zip(list(node._memories), states):
+        setattr(node, memory, value)
+    outputs, new_states = node.functional_forward((x,), states)
+    assert all(a is b for a, b in zip(node._memories.values(), states))  # untouched
+    expected = node(x)
+    _assert_same(outputs, (expected,))
+    _assert_same(new_states, tuple(node._memories.values()))
+
+
+def test_functional_forward_materializes_number_states():
+    node = LIFNode(v_reset=-0.2)
+    (spike,), (v,) = node.functional_forward((torch.zeros(2, 3),), (-0.2,))
+    assert not spike.any()
+    torch.testing.assert_close(v, torch.full((2, 3), -0.2))
+    assert node.v == -0.2
+
+
+def test_glif_and_psn_functional_forward_equal_forward():
+    torch.manual_seed(7)
+    glif = GatedLIFNode(T=3, inplane=2).double()
+    x_seq = torch.randn(3, 2, 2, 3, 3, dtype=D)
+    (spikes,), (v, u) = glif.functional_forward((x_seq,), (0.0, 0.0))
+    _assert_same((spikes,), (glif(x_seq),))
+    _assert_same((v, u), (glif.v, glif.u))
+
+    sliding = SlidingPSN(k=2).double()
+    x = torch.randn(2, 3, dtype=D)
+    (s,), (queue,) = sliding.functional_forward((x,), ([],))
+    assert sliding.queue == []
+    _assert_same((s,), (sliding(x),))
+    _assert_same(tuple(queue), tuple(sliding.queue))
+
+    masked = MaskedPSN(k=2, T=3, lambda_init=1.0).double()
+    (s,), (step, queue) = masked.functional_forward((x,), (0, []))
+    assert masked.time_step == 0 and step == 1
+    _assert_same((s,), (masked(x),))
+
+
+def test_functional_forward_refuses_neurons_with_their_own_sequence_loop():
+    from snn_neurons import NoisyCUBALIFNode
+
+    node = NoisyCUBALIFNode(num_node=3, T=2)
+    with pytest.raises(NotImplementedError):
+        node.functional_forward((torch.zeros(2, 1, 3),), (0.0, 0.0))
+
+
 # --------------------------------------------------------------------------- v_seq
 def test_v_seq_is_an_observation_not_a_memory():
     node = LIFNode(step_mode="m", store_v_seq=True)

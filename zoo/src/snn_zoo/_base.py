@@ -126,7 +126,7 @@ class SpikingClassifier(nn.Module):
             # is detached again, or the state would keep the recomputed graph.
             with torch.utils.checkpoint.set_checkpoint_early_stop(False):
                 return torch.utils.checkpoint.checkpoint(
-                    _fresh_call, module, x, use_reentrant=False
+                    _fresh_call, module, x, [False], use_reentrant=False
                 )
         return module(x)
 
@@ -135,8 +135,9 @@ class SpikingClassifier(nn.Module):
         """Recompute every stage module (patch embeddings, blocks) in backward instead of
         keeping its activations. Each neuron runs all ``T`` steps in one multi-step call
         from reset state, so the recomputation starts from the state of the first forward
-        and gradients are those without checkpointing. As with any recomputation, a
-        BatchNorm in training mode updates its running statistics once more."""
+        and gradients are those without checkpointing. The recomputation leaves the
+        BatchNorm running statistics as the first forward left them (they are not updated
+        twice), so training with checkpointing is training without it."""
         if not isinstance(enable, bool):
             raise TypeError(f"set_grad_checkpointing: enable must be a bool, got {enable!r}")
         self.grad_checkpointing = enable
@@ -266,13 +267,31 @@ class SpikingClassifier(nn.Module):
         return value
 
 
-def _fresh_call(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def _fresh_call(module: nn.Module, x: torch.Tensor, seen: list[bool]) -> torch.Tensor:
     """``module(x)`` from reset neuron state, leaving no graph in the state (the function a
-    checkpointed stage runs, in forward and again in backward)."""
+    checkpointed stage runs, in forward and again in backward). ``seen[0]`` tells the
+    recomputation in backward, which restores the BatchNorm statistics afterwards."""
+    recompute, seen[0] = seen[0], True
+    saved = _bn_statistics(module) if recompute else []
     functional.reset_net(module)
     y = module(x)
     functional.detach_net(module)
+    with torch.no_grad():
+        for buf, value in saved:
+            buf.copy_(value)
     return y
+
+
+def _bn_statistics(module: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """``(buffer, copy)`` of the running statistics of every BatchNorm in training mode."""
+    out = []
+    for m in module.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training:
+            for name in ("running_mean", "running_var", "num_batches_tracked"):
+                buf = getattr(m, name, None)
+                if buf is not None:
+                    out.append((buf, buf.detach().clone()))
+    return out
 
 
 def reject_unplaced(owner: str, **given: tuple[Any, str]) -> None:

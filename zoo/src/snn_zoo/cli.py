@@ -267,8 +267,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from snn_zoo import create_model
     from snn_zoo.data import load_dataset
     from snn_zoo.distributed import DistInfo
-    from snn_zoo.train import evaluate
+    from snn_zoo.train import check_device, evaluate
 
+    if args.device is not None:
+        check_device(args.device)
     spec = load_dataset(args.dataset, args.data_dir, T=args.T or 16, img_size=args.img_size)
     overrides = _overrides(args)
     overrides.setdefault("num_classes", spec.num_classes)
@@ -316,6 +318,10 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     x, input_desc = bench_inputs(args.input, shape, args.batch_size)
     import torch
 
+    from snn_zoo.train import check_device
+
+    if args.device is not None:
+        check_device(args.device)
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     res = bench_model(model, shape, args.batch_size, args.steps, args.train, device, inputs=x)
     report = {"model": args.model, "input_size": shape, "weights": weights, "input": input_desc}

@@ -277,7 +277,26 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
         cleanup(info)
 
 
+def check_device(device: str) -> None:
+    """A clear error for a device string torch rejects or this machine lacks."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"--device {device!r} is not a device: {exc}") from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(
+            f"--device {device!r}: no CUDA device is available here "
+            f"(torch.cuda.is_available() is False); use --device cpu"
+        )
+
+
 def _check_config(cfg: TrainConfig) -> None:
+    if cfg.resume is not None and cfg.overwrite:
+        raise ValueError(
+            "--resume continues the run in its directory and --overwrite replaces it; give one"
+        )
+    if cfg.device is not None:
+        check_device(cfg.device)
     for name in ("epochs", "batch_size"):
         value = getattr(cfg, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -294,7 +313,13 @@ def _check_config(cfg: TrainConfig) -> None:
 
 def _output_dir(cfg: TrainConfig) -> tuple[Path, Path | None]:
     """The run directory and, when resuming, the state file."""
-    default = Path((cfg.output_dir or DEFAULT_OUTPUT_DIR).format(model=cfg.model))
+    pattern = cfg.output_dir or DEFAULT_OUTPUT_DIR
+    try:
+        default = Path(pattern.format(model=cfg.model))
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ValueError(
+            f"--output-dir {pattern!r}: the only placeholder it may hold is {{model}} ({exc})"
+        ) from exc
     if cfg.resume is None:
         return default, None
     state_file = _runs.find_state_file(cfg.resume, default)
@@ -326,15 +351,16 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict[str, Any]:
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
     out, state_file = _output_dir(cfg)
-    # Every rank checks (so all stop together on a refusal); rank 0 alone removes old files.
-    _runs.prepare_output_dir(
-        out, resume=state_file is not None, overwrite=cfg.overwrite, remove_old=info.is_main
-    )
+    # Data and model first: a bad name or setting fails before the output dir is touched.
     torch.manual_seed(cfg.seed)
     spec = load_dataset(cfg.dataset, cfg.data_dir, T=cfg.T or 16, img_size=cfg.img_size)
     spec.train = _subset(spec.train, cfg.train_samples, "train_samples")
     spec.test = _subset(spec.test, cfg.test_samples, "test_samples")
     model = _build(cfg, spec).to(info.device)
+    # Every rank checks (so all stop together on a refusal); rank 0 alone removes old files.
+    _runs.prepare_output_dir(
+        out, resume=state_file is not None, overwrite=cfg.overwrite, remove_old=info.is_main
+    )
     n_params = sum(p.numel() for p in model.parameters())
     train_loader = _loader(spec.train, cfg, info, train=True)
     test_loader = _loader(spec.test, cfg, info, train=False)
@@ -349,6 +375,11 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict[str, Any]:
         state = _restore(cfg, state_file, model, opt, sched, train_loader.generator)
         history, best_acc = list(state["history"]), float(state["best_acc"])
         first_epoch = int(state["epoch"]) + 1
+        done = out / "result.json"
+        if first_epoch > cfg.epochs and done.is_file():  # finished, final files written
+            if info.is_main:
+                print(f"{out}: the run already finished all {cfg.epochs} epochs; nothing to resume")
+            return json.loads(done.read_text())
     if info.enabled:
         model = nn.parallel.DistributedDataParallel(model)
     if info.is_main:

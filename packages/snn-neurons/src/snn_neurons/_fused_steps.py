@@ -21,7 +21,8 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.fx.experimental.proxy_tensor import make_fx
+
+from snn_neurons import _compile_worker
 
 _HALF = (torch.float16, torch.bfloat16)
 # a step function and the maker of its example inputs
@@ -67,6 +68,8 @@ def _trace(
     """
 
     def trace() -> torch.fx.GraphModule:
+        from torch.fx.experimental.proxy_tensor import make_fx
+
         gm = make_fx(fn, tracing_mode="symbolic")(*examples())
         gm.graph.eliminate_dead_code()
         gm.recompile()
@@ -162,40 +165,64 @@ def _kernel_tensors(tensors: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ..
 
 
 class _Kernel:
-    """One step graph: compiled on its first call (eager if that fails), or eager."""
+    """One step graph, run compiled or eagerly.
+
+    ``mode``: ``False`` runs the traced graph eagerly; ``True`` compiles it on its first
+    call (eager if that fails); ``"background"`` runs it eagerly until the compile worker
+    (:mod:`snn_neurons._compile_worker`) has compiled it, then compiled.
+    """
 
     def __init__(
         self,
         gm: torch.fx.GraphModule,
         retrace: Callable[[], torch.fx.GraphModule],
+        examples: Callable[[], list[torch.Tensor]],
         half: bool,
-        compile: bool,
+        mode: bool | str,
     ) -> None:
         self._gm: torch.fx.GraphModule | None = gm
         self._retrace = retrace
+        self._examples = examples
         self._half = half
-        self._compile = compile
-        self._fn: Callable[..., Any] | None = None
+        self._mode = mode
+        self._fn: Callable[..., Any] | None = gm if mode is False else None
+        self._queued = False
+
+    @property
+    def compiled(self) -> bool:
+        """Whether calls now run the compiled graph (or the eager one, for good)."""
+        return self._fn is not None
 
     def __call__(self, *args: torch.Tensor) -> None:
-        if self._fn is None:
-            self._fn = self._build(args)
-        self._fn(*args)
+        fn = self._fn
+        if fn is None:
+            if self._mode == "background":
+                if not self._queued:
+                    self._queued = True
+                    _compile_worker.submit(self.build)
+                fn = self._gm
+            else:
+                self.build(args)
+                fn = self._fn
+        fn(*args)
 
-    def _build(self, args: tuple[torch.Tensor, ...]) -> Callable[..., Any]:
-        gm, self._gm = self._gm, None
-        if not self._compile:
-            return gm
-        probe = [a.detach().clone() for a in args]
+    def build(self, args: tuple[torch.Tensor, ...] | None = None) -> None:
+        """Compile now, on this thread (checked on copies of ``args``, or on examples)."""
+        if self._fn is not None:
+            return
+        background = self._mode == "background"
+        # the eager graph may be running on the caller's thread: compile a private copy
+        gm = self._retrace() if background else self._gm
 
         def build() -> Callable[..., Any]:
-            compiled = _compile(gm, self._half, args[0].device.type)
+            probe = [a.detach().clone() for a in args] if args else self._examples()
+            compiled = _compile(gm, self._half, probe[0].device.type)
             with torch.no_grad():
-                compiled(*probe)  # compile (torch.compile) and check on copies of the arguments
+                compiled(*probe)  # compile (torch.compile) and check on copies / examples
             return compiled
 
         try:
-            return _in_fresh_thread(build)
+            fn = build() if background else _in_fresh_thread(build)
         except Exception as err:  # no C++ compiler, no Triton, an inductor limitation...
             lines = str(err).strip().splitlines()
             reason = f"{type(err).__name__}: {lines[0] if lines else ''}"
@@ -208,7 +235,10 @@ class _Kernel:
                     RuntimeWarning,
                     stacklevel=5,
                 )
-            return self._retrace()  # compile_fx may have changed the graph in place
+            fn = self._gm if background else self._retrace()  # compile_fx may change gm
+        self._fn = fn
+        if not background:
+            self._gm = None
 
 
 class _DefinitionCaller(nn.Module):
@@ -236,7 +266,7 @@ class _Plan:
         flat: bool,
         step_shape: tuple[int, ...],
         device: torch.device,
-        compile: bool,
+        compile: bool | str,
     ) -> None:
         self.device = device
         self.compile = compile
@@ -318,6 +348,8 @@ class _Plan:
             return (s, h2, v2, gx, gv_prev, *g_tensors)
 
         def trace() -> torch.fx.GraphModule:
+            from torch.fx.experimental.proxy_tensor import make_fx
+
             c, dev = self.cdtype, self.device
             ex = [torch.zeros(self.example_shape, dtype=c, device=dev) for _ in range(7)]
             ex += [torch.zeros(shape, dtype=dt, device=dev) for shape, dt in self.tensor_meta]
@@ -339,9 +371,26 @@ class _Plan:
         if kernel is None:
             fn, examples = self._fwd_fn(*key[1:]) if key[0] == "fwd" else self._bwd_fn(*key[1:])
             retrace = functools.partial(_trace, fn, examples)
-            kernel = _Kernel(retrace(), retrace, self.dtype in _HALF, self.compile)
+            kernel = _Kernel(retrace(), retrace, examples, self.dtype in _HALF, self.compile)
             self._kernels[key] = kernel
         return kernel
+
+    def kernel_keys(
+        self, grad: bool, recompute: bool, need_v_seq: bool, need_gx: bool
+    ) -> list[tuple[Any, ...]]:
+        """The step variants a call with these options runs (see ``fused._FusedFunction``)."""
+        if not grad:
+            return [("fwd", False, need_v_seq)]
+        keep_v = need_v_seq or (self.needs_values and not recompute)
+        keys = [("fwd", not (self.needs_values or recompute), keep_v), ("bwd", False, need_gx)]
+        if recompute:
+            keys.append(("fwd", not self.needs_values, self.needs_values))
+        return keys
+
+    def build_kernels(self, keys: list[tuple[Any, ...]]) -> None:
+        """Trace and compile the step variants ``keys`` now, on this thread."""
+        for key in keys:
+            self._kernel(key).build()
 
     def _examples(self, kinds: str) -> list[torch.Tensor]:
         """Example tensors: ``d`` step in input dtype, ``c`` step in compute dtype."""

@@ -225,9 +225,9 @@ class BaseNode(SimpleBaseNode):
         store_v_seq: bool = False,
     ) -> None:
         super().__init__(v_threshold, v_reset, surrogate_function, detach_reset, step_mode)
-        # v_seq lives in a dict so that no tensor attribute hides among the dynamics'
-        # hyper-parameters (the fused and kernel paths read those from vars(neuron)).
-        self._observed: dict[str, torch.Tensor | None] = {"v_seq": None}
+        # v_seq and its switch live in a dict, apart from the dynamics' hyper-parameters that
+        # the fused and kernel paths read from vars(neuron) (and key their caches by).
+        self._observed: dict[str, Any] = {"v_seq": None, "store_v_seq": False}
         self.store_v_seq = store_v_seq
         self.backend = backend
 
@@ -235,13 +235,13 @@ class BaseNode(SimpleBaseNode):
     @property
     def store_v_seq(self) -> bool:
         """Whether ``v_seq`` is recorded; setting it clears ``v_seq``."""
-        return self._store_v_seq
+        return self._observed["store_v_seq"]
 
     @store_v_seq.setter
     def store_v_seq(self, value: bool) -> None:
         if not isinstance(value, bool):
             raise TypeError(f"store_v_seq must be a bool, got {value!r}")
-        self._store_v_seq = value
+        self._observed["store_v_seq"] = value
         self.v_seq = None
 
     @property

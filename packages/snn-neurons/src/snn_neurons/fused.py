@@ -54,9 +54,17 @@ import torch
 from snn_core.surrogate import SurrogateFunctionBase
 from torch.autograd.function import once_differentiable
 
-from snn_neurons._fused_steps import _empty_like, _NotFusable, _Plan
+from snn_neurons import _compile_worker
+from snn_neurons._fused_steps import _empty_like, _NotFusable, _Plan, _snapshot
 
-__all__ = ["FusedSettings", "settings", "fused_multi_step", "why_not_fused", "clear_cache"]
+__all__ = [
+    "FusedSettings",
+    "settings",
+    "fused_multi_step",
+    "why_not_fused",
+    "clear_cache",
+    "wait_for_compile",
+]
 
 
 @dataclass
@@ -67,12 +75,24 @@ class FusedSettings:
         enabled: use the fused path (``False``: every neuron runs the single-step loop).
         recompute: save only the input and recompute the forward in backward (a neuron's
             ``fused_recompute`` attribute, if not ``None``, overrides this).
-        compile: compile each step with inductor (``False``: run the traced steps eagerly).
+        compile: ``"background"`` (default): a configuration's first calls run the
+            single-step loop while a daemon thread traces and compiles its steps, then the
+            compiled steps (results are equal either way; :func:`wait_for_compile` waits
+            for the thread); ``True``: trace and compile on the first call, blocking;
+            ``False``: trace on the first call and run the traced steps eagerly.
     """
 
     enabled: bool = True
     recompute: bool = False
-    compile: bool = True
+    compile: bool | str = "background"
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "compile" and value not in (True, False, "background"):
+            raise ValueError(
+                f"snn_neurons.fused.settings.compile must be True, False or 'background', "
+                f"got {value!r}"
+            )
+        super().__setattr__(name, value)
 
 
 settings = FusedSettings()
@@ -87,7 +107,19 @@ _MAX_PLANS = 512
 
 def clear_cache() -> None:
     """Forget every traced and compiled step (they are rebuilt on next use)."""
+    _compile_worker.wait()
     _PLANS.clear()
+    _PENDING.clear()
+    _SEEN.clear()
+
+
+def wait_for_compile(timeout: float | None = None) -> bool:
+    """Block until the background compiles (``settings.compile = "background"``) are done.
+
+    Returns ``False`` if ``timeout`` seconds ran out first. Later calls then run compiled
+    steps from their first step on (for benchmarks and tests).
+    """
+    return _compile_worker.wait(timeout)
 
 
 # --------------------------------------------------------------------------- eligibility
@@ -134,6 +166,8 @@ def _config_key(neuron: Any) -> tuple[Any, ...]:
 
 
 _PLANS: dict[tuple[Any, ...], _Plan | None] = {}  # None: tracing failed, run the loop
+_PENDING: set[tuple[Any, ...]] = set()  # keys whose plan the compile worker is building
+_SEEN: set[tuple[Any, ...]] = set()  # keys called once (their build starts on the next call)
 
 
 # --------------------------------------------------------------------------- autograd
@@ -224,6 +258,77 @@ def _functorch_active() -> bool:
     return bool(active()) if active is not None else False
 
 
+def _make_plan(neuron: Any, args: tuple[Any, ...]) -> _Plan | None:
+    """Trace ``neuron``'s steps (``None``, with a warning, if its definition cannot be)."""
+    try:
+        return _Plan(neuron, *args)
+    except Exception as err:  # the definition cannot be traced: run the loop instead
+        warnings.warn(
+            f"snn_neurons: {type(neuron).__name__} runs the single-step loop, not the fused "
+            f"path: {err if isinstance(err, _NotFusable) else repr(err)}",
+            RuntimeWarning,
+            stacklevel=5,
+        )
+        return None
+
+
+def _store(key: tuple[Any, ...], plan: _Plan | None) -> None:
+    if len(_PLANS) >= _MAX_PLANS:
+        _PLANS.pop(next(iter(_PLANS)))
+    _PLANS[key] = plan
+
+
+def plan_for(
+    neuron: Any, x_seq: torch.Tensor, tensors: tuple[torch.Tensor, ...], grad_mask: Any, **opts: Any
+) -> _Plan | None | Any:
+    """The plan of ``neuron`` on ``x_seq``'s dtype and layout; ``None`` if it cannot be
+    traced; ``NotImplemented`` while the compile worker builds it (``opts``: the call's
+    ``grad``, ``recompute``, ``need_v_seq`` and ``need_gx``, or ``block=True``)."""
+    named = [*neuron.named_parameters(recurse=False), *neuron.named_buffers(recurse=False)]
+    names = tuple(name for name, _ in named)
+    flat = all(t.numel() == 1 for t in tensors)
+    step_shape = tuple(x_seq.shape[1:])
+    mode = settings.compile
+    key = (
+        _config_key(neuron),
+        names,
+        tuple((tuple(t.shape), t.dtype) for t in tensors),
+        tuple(grad_mask),
+        x_seq.dtype,
+        str(x_seq.device),
+        None if flat else step_shape,
+        mode,
+    )
+    if key in _PLANS:
+        return _PLANS[key]
+    args = (names, tensors, tuple(grad_mask), x_seq.dtype, flat, step_shape, x_seq.device, mode)
+    if mode != "background" or opts.get("block"):
+        plan = _make_plan(neuron, args)
+        _store(key, plan)
+        return plan
+    if key not in _SEEN:  # first call: the loop only, no compile work beside it
+        _SEEN.add(key)
+    elif key not in _PENDING:  # the worker traces and compiles; meanwhile the loop runs
+        _PENDING.add(key)
+        proto = _snapshot(neuron)
+        meta = tuple(torch.empty(t.shape, dtype=t.dtype, device="meta") for t in tensors)
+
+        def job() -> None:
+            plan = _make_plan(proto, (*args[:1], meta, *args[2:]))
+            try:
+                if plan is not None:
+                    keys = plan.kernel_keys(
+                        opts["grad"], opts["recompute"], opts["need_v_seq"], opts["need_gx"]
+                    )
+                    plan.build_kernels(keys)
+            finally:
+                _store(key, plan)
+                _PENDING.discard(key)
+
+        _compile_worker.submit(job)
+    return NotImplemented
+
+
 def fused_multi_step(
     neuron: Any, x_seq: torch.Tensor, v: torch.Tensor, need_v_seq: bool
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None] | Any:
@@ -233,70 +338,47 @@ def fused_multi_step(
     path does not apply (see the module docstring).
     """
     if (
-        torch.compiler.is_compiling()
-        or torch.jit.is_tracing()
+        torch.jit.is_tracing()
         or _functorch_active()
         or not x_seq.is_floating_point()
         or x_seq.shape[0] == 0
-        or why_not_fused(neuron) is not None
     ):
+        return NotImplemented
+    if torch.compiler.is_compiling():
+        from snn_neurons._fused_op import compiled_multi_step
+
+        return compiled_multi_step(neuron, x_seq, v, need_v_seq)
+    if why_not_fused(neuron) is not None:
         return NotImplemented
     # Set by BaseNode.multi_step_forward when v is the fresh (constant) state.
     fill = getattr(neuron, "_v_init_fill", None)
     v_fill = fill if fill is not None and v is neuron.v and not v.requires_grad else None
-    named = [*neuron.named_parameters(recurse=False), *neuron.named_buffers(recurse=False)]
-    names = tuple(name for name, _ in named)
-    tensors = tuple(t for _, t in named)
+    tensors = (
+        *(t for _, t in neuron.named_parameters(recurse=False)),
+        *(t for _, t in neuron.named_buffers(recurse=False)),
+    )
     if v.dtype != x_seq.dtype:
         v = v.to(x_seq.dtype)
     grad_on = torch.is_grad_enabled() and (
         x_seq.requires_grad or v.requires_grad or any(t.requires_grad for t in tensors)
     )
     grad_mask = tuple(grad_on and t.requires_grad for t in tensors)
-    flat = all(t.numel() == 1 for t in tensors)
-    step_shape = tuple(x_seq.shape[1:])
-    key = (
-        _config_key(neuron),
-        names,
-        tuple((tuple(t.shape), t.dtype) for t in tensors),
+    recompute = getattr(neuron, "fused_recompute", None)
+    recompute = settings.recompute if recompute is None else bool(recompute)
+    plan = plan_for(
+        neuron,
+        x_seq,
+        tensors,
         grad_mask,
-        x_seq.dtype,
-        str(x_seq.device),
-        None if flat else step_shape,
-        settings.compile,
+        grad=grad_on,
+        recompute=recompute,
+        need_v_seq=need_v_seq,
+        need_gx=x_seq.requires_grad,
     )
-    if key in _PLANS:
-        plan = _PLANS[key]
-    else:
-        if len(_PLANS) >= _MAX_PLANS:
-            _PLANS.pop(next(iter(_PLANS)))
-        try:
-            plan = _Plan(
-                neuron,
-                names,
-                tensors,
-                grad_mask,
-                x_seq.dtype,
-                flat,
-                step_shape,
-                x_seq.device,
-                settings.compile,
-            )
-        except Exception as err:  # the definition cannot be traced: run the loop instead
-            plan = None
-            warnings.warn(
-                f"snn_neurons: {type(neuron).__name__} runs the single-step loop, not the fused "
-                f"path: {err if isinstance(err, _NotFusable) else repr(err)}",
-                RuntimeWarning,
-                stacklevel=4,
-            )
-        _PLANS[key] = plan
-    if plan is None:
+    if plan is None or plan is NotImplemented:
         return NotImplemented
     v = v.contiguous()
     if grad_on:
-        recompute = getattr(neuron, "fused_recompute", None)
-        recompute = settings.recompute if recompute is None else bool(recompute)
         return _FusedFunction.apply(plan, recompute, need_v_seq, v_fill, x_seq, v, *tensors)
     with torch.no_grad():
         x = x_seq.contiguous()

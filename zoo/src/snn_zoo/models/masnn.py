@@ -381,8 +381,9 @@ class StrictThresholdLIFNode(LIFNode):
     (``input.gt(thresh)``); ``LIFNode`` fires at ``H >= V_th``.
 
     The two differ only where ``H`` equals the threshold exactly, which float32 feature maps
-    of ImageNet size do hit. The surrogate gradient is unchanged. Multi-step input runs the
-    single-step loop (the fused and generated paths assume ``H >= V_th``).
+    of ImageNet size do hit. The surrogate gradient is unchanged. On the ``torch`` backend
+    multi-step input runs the single-step loop (the fused path assumes ``H >= V_th``); the
+    generated Triton / CUDA kernels trace this ``fire``.
     """
 
     def fire(self, h: torch.Tensor) -> torch.Tensor:

@@ -1,11 +1,11 @@
 """Network of this package's modules -> NIR graph (:func:`export_to_nir`).
 
 The graph is built from the module tree: ``nn.Sequential`` and the step-mode containers
-are chained, a module with its own ``forward`` is traced with ``torch.fx`` (its submodule
-calls become nodes, additions become edges that meet at the next node), every other module
-must have a NIR node. One run of ``sample_data`` through a copy of the network gives the
-shape of each node's input (per sample: without the batch, and without time in
-multi-step mode).
+are chained, the recurrent containers become cycles, a module with its own ``forward`` is
+traced with ``torch.fx`` (its submodule calls become nodes, additions become edges that
+meet at the next node), every other module must have a NIR node. One run of
+``sample_data`` through a copy of the network gives the shape of each node's input (per
+sample: without the batch, and without time in multi-step mode).
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ _IF_TYPES = (IFNode, SimpleIFNode)
 _LINEAR_TYPES = (nn.Linear, wrappers.Linear)
 _CONV_TYPES = (nn.Conv1d, nn.Conv2d, conv.Conv1d, conv.Conv2d)
 _AVGPOOL_TYPES = (nn.AvgPool2d, pooling.AvgPool2d)
+_ADAPTIVE_TYPES = (nn.AdaptiveAvgPool2d, pooling.AdaptiveAvgPool2d)
 _FLATTEN_TYPES = (nn.Flatten, wrappers.Flatten)
 _IDENTITY_TYPES = (nn.Identity, nn.Dropout, dropout.Dropout, dropout.Dropout2d)
 _CHAIN_TYPES = (
@@ -52,10 +53,12 @@ _CHAIN_TYPES = (
     containers.TLastMultiStepContainer,
     containers.TLastSeqToANNContainer,
 )
+_RECURRENT_TYPES = (containers.ElementWiseRecurrentContainer, containers.LinearRecurrentContainer)
 _NEURON_TYPES = (*_LIF_TYPES, *_IF_TYPES, CUBALIFNode, NonSpikingLIFNode, NonSpikingIFNode)
 SUPPORTED = (
     "IFNode, LIFNode, ParametricLIFNode, CUBALIFNode, NonSpikingLIFNode, NonSpikingIFNode, "
-    "Linear, Conv1d, Conv2d, AvgPool2d, Flatten, Delay, Identity, Dropout, nn.Sequential and "
+    "Linear, Conv1d, Conv2d, AvgPool2d, AdaptiveAvgPool2d (output dividing the input), "
+    "Flatten, Delay, Identity, Dropout, nn.Sequential, the recurrent containers and "
     "the step-mode containers (torch.nn or snn_layers versions)"
 )
 
@@ -194,6 +197,17 @@ def _layer_node(
             groups=int(m.groups),
             bias=bias,
         )
+    if _exact_type(m, _ADAPTIVE_TYPES):
+        (height, width), (out_h, out_w) = in_shape[1:], out_shape[1:]
+        if height % out_h or width % out_w:
+            raise _unsupported(
+                name, m, f"output {(out_h, out_w)} does not divide the input {(height, width)}"
+            )
+        kernel = np.array([height // out_h, width // out_w])
+        node = nir.AvgPool2d(kernel_size=kernel, stride=kernel, padding=np.zeros(2, dtype=int))
+        node.input_type = {"input": np.array(in_shape)}
+        node.output_type = {"output": np.array(out_shape)}
+        return node
     if _exact_type(m, _AVGPOOL_TYPES):
         kernel = _ints(m.kernel_size, 2)
         stride = _ints(m.stride if m.stride is not None else m.kernel_size, 2)
@@ -273,7 +287,7 @@ class _Builder:
     def _add(self, base: str, node: nir.NIRNode, sources: list[str], shapes) -> list[str]:
         key = (base or "net").replace(".", "_")
         unique, i = key, 1
-        while unique in self.nodes:
+        while unique in self.nodes or unique in ("input", "output"):  # the graph's own
             unique, i = f"{key}_{i}", i + 1
         self.nodes[unique] = node
         self.edges += [(s, unique) for s in sources]
@@ -289,14 +303,20 @@ class _Builder:
         """
         if isinstance(m, _IDENTITY_TYPES):
             return sources
-        if isinstance(m, _CHAIN_TYPES):
-            if not _exact_type(m, (nn.Sequential,)):
+        plain_sequential = isinstance(m, nn.Sequential) and type(m).forward is nn.Sequential.forward
+        if plain_sequential or _exact_type(m, _CHAIN_TYPES):
+            if not plain_sequential:
                 lead, inside = 1, True
             for child in m.children():
                 sources = self.emit(child, sources, lead, inside)
             return sources
-        if isinstance(m, _NEURON_TYPES) or _exact_type(
-            m, (*_LINEAR_TYPES, *_CONV_TYPES, *_AVGPOOL_TYPES, *_FLATTEN_TYPES, misc.Delay)
+        if (
+            isinstance(m, _NEURON_TYPES)
+            or _exact_type(
+                m,
+                (*_LINEAR_TYPES, *_CONV_TYPES, *_AVGPOOL_TYPES, *_ADAPTIVE_TYPES, *_FLATTEN_TYPES),
+            )
+            or _exact_type(m, (misc.Delay,))
         ):
             step_module = isinstance(m, StepModule) and not inside
             shape_lead = (2 if m.step_mode == "m" else 1) if step_module else lead
@@ -311,6 +331,8 @@ class _Builder:
             else:
                 node = _layer_node(m, name, x_shape, y_shape)
             return self._add(name, node, sources, (x_shape, y_shape))
+        if _exact_type(m, _RECURRENT_TYPES):
+            return self._recurrent(m, sources, lead, inside)
         if isinstance(m, nn.modules.batchnorm._BatchNorm):
             raise _unsupported(
                 self.names[id(m)],
@@ -321,6 +343,39 @@ class _Builder:
         if type(m).forward is nn.Module.forward or not any(True for _ in m.children()):
             raise _unsupported(self.names.get(id(m), "?"), m)
         return self._trace(m, sources, lead, inside)
+
+    def _recurrent(self, m: nn.Module, sources: list[str], lead: int, inside: bool) -> list[str]:
+        """A recurrent container as a cycle: ``sub_module``'s output comes back into its
+        first nodes one step later (through ``W_y`` for :class:`LinearRecurrentContainer`)."""
+        step_module = not inside
+        name, x_shape, _ = self._record(
+            m, (2 if m.step_mode == "m" else 1) if step_module else lead
+        )
+        if isinstance(m, containers.ElementWiseRecurrentContainer):
+            a, b = torch.rand(2, 7, dtype=torch.float64)
+            if not torch.allclose(m.element_wise_function(a, b), a + b):
+                raise _unsupported(name, m, "its element_wise_function is not an addition")
+        else:
+            if len(x_shape) != 1:
+                raise _unsupported(name, m, f"the input {x_shape} has more than one dimension")
+            weight = m.rc.weight.detach().cpu().numpy()
+            w_x, w_y = weight[:, : m.in_features], weight[:, m.in_features :]
+            node = (
+                nir.Linear(weight=w_x)
+                if m.rc.bias is None
+                else nir.Affine(weight=w_x, bias=m.rc.bias.detach().cpu().numpy())
+            )
+            sources = self._add(f"{name}.rc", node, sources, (x_shape, x_shape))
+        before = len(self.edges)
+        outputs = self.emit(m.sub_module, sources, 1, True)
+        entries = [b for a, b in self.edges[before:] if a in sources]
+        if isinstance(m, containers.LinearRecurrentContainer):
+            y_shape = (m.out_features,)
+            back = self._add(f"{name}.rc_rec", nir.Linear(weight=w_y), outputs, (y_shape, x_shape))
+        else:
+            back = outputs
+        self.edges += [(o, e) for o in back for e in entries]
+        return outputs
 
     def _trace(self, m: nn.Module, sources: list[str], lead: int, inside: bool) -> list[str]:
         name = self.names[id(m)]

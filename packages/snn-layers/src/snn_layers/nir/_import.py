@@ -5,8 +5,8 @@ fit one of this package's neurons exactly becomes that neuron (the rules are in 
 ``_map_*`` functions and on the NIR page of the docs); any other neuron becomes a module of
 :mod:`snn_layers.nir._nodes`, which runs the node's forward-Euler step with per-neuron
 parameters. A chain ``input -> a -> b -> ... -> output`` gives an ``nn.Sequential``; any
-other acyclic graph a module that runs the nodes in topological order and sums the inputs
-that meet at a node.
+other graph a module of :mod:`snn_layers.nir._graph` that runs the nodes in topological
+order and sums the inputs that meet at a node (with cycles, one step at a time).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from snn_neurons import CUBALIFNode, IFNode, LIFNode, NonSpikingIFNode, NonSpiki
 from torch import nn
 
 from snn_layers import conv, misc, pooling, wrappers
-from snn_layers.nir import _nodes
+from snn_layers.nir import _graph, _nodes
 
 __all__ = ["import_from_nir"]
 
@@ -261,25 +261,6 @@ _MAPS: dict[type, Callable[[Any, float, str], nn.Module]] = {
 
 
 # ------------------------------------------------------------------------------- graph
-class NIRGraphModule(nn.Module):
-    """Runs an acyclic NIR graph: nodes in topological order, the inputs that meet at a
-    node summed. Works in either step mode (each node module keeps its own)."""
-
-    def __init__(
-        self, modules: dict[str, nn.Module], inputs: dict[str, list[str]], output: list[str]
-    ):
-        super().__init__()
-        self.nodes = nn.ModuleDict(modules)
-        self.node_inputs = inputs
-        self.output_from = output
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        values: dict[str, torch.Tensor] = {"": x}
-        for name, module in self.nodes.items():
-            values[name] = module(sum(values[s] for s in self.node_inputs[name]))
-        return sum(values[s] for s in self.output_from)
-
-
 def _module_name(name: str, taken: set[str]) -> str:
     base = str(name).replace(".", "_") or "node"
     unique, i = base, 1
@@ -287,28 +268,6 @@ def _module_name(name: str, taken: set[str]) -> str:
         unique, i = f"{base}_{i}", i + 1
     taken.add(unique)
     return unique
-
-
-def _topological(graph: nir.NIRGraph) -> list[str]:
-    order, indegree = [], {k: 0 for k in graph.nodes}
-    for _, b in graph.edges:
-        indegree[b] += 1
-    ready = [k for k in graph.nodes if indegree[k] == 0]
-    while ready:
-        k = ready.pop(0)
-        order.append(k)
-        for a, b in graph.edges:
-            if a == k:
-                indegree[b] -= 1
-                if indegree[b] == 0:
-                    ready.append(b)
-    if len(order) != len(graph.nodes):
-        cycle = sorted(k for k, d in indegree.items() if d > 0)
-        raise ValueError(
-            f"import_from_nir: the graph has a recurrent cycle through the nodes {cycle}; "
-            f"recurrent NIR graphs are not supported"
-        )
-    return order
 
 
 def import_from_nir(
@@ -331,11 +290,13 @@ def import_from_nir(
             :func:`export_to_nir` in the graph's metadata, else ``'s'``.
 
     Returns:
-        An ``nn.Sequential`` for a chain of nodes, else a module that runs the graph.
+        An ``nn.Sequential`` for a chain of nodes, else a module that runs the graph (with
+        cycles: one step at a time, a cycle's edge carrying the previous step's output).
+        Nested subgraphs are inlined.
 
     Raises:
-        ValueError: a node type that has no mapping (named in the message), a recurrent
-            graph, a nested subgraph, or ``dt`` not a positive number.
+        ValueError: a node type that has no mapping (named in the message), or ``dt`` not
+            a positive number.
     """
     if isinstance(graph, (str, PathLike)):
         graph = nir.read(graph)
@@ -349,40 +310,56 @@ def import_from_nir(
     check_step_mode(step_mode)
     dt = float(dt)
 
-    inputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Input)]
-    outputs = [k for k, n in graph.nodes.items() if isinstance(n, nir.Output)]
+    nodes, edges = _graph.inline_subgraphs(graph.nodes, graph.edges)
+    inputs = [k for k, n in nodes.items() if isinstance(n, nir.Input)]
+    outputs = [k for k, n in nodes.items() if isinstance(n, nir.Output)]
     if len(inputs) != 1 or len(outputs) != 1:
         raise ValueError(
             f"import_from_nir: the graph needs exactly one Input and one Output node, it has "
             f"inputs {inputs} and outputs {outputs}"
         )
+    order, feedback = _graph.order_nodes(nodes, edges, inputs[0])
+    # with cycles, the nodes run one step at a time inside NIRRecurrentGraphModule
+    node_mode = "s" if feedback else step_mode
     modules: dict[str, nn.Module] = {}
     names = {inputs[0]: ""}
     taken: set[str] = set()
-    for key in _topological(graph):
-        node = graph.nodes[key]
+    for key in order:
+        node = nodes[key]
         if isinstance(node, (nir.Input, nir.Output)):
             continue
         build = _MAPS.get(type(node))
         if build is None:
-            what = "a nested NIRGraph" if isinstance(node, nir.NIRGraph) else type(node).__name__
             raise ValueError(
-                f"import_from_nir: node {key!r} is {what}, which has no mapping; supported "
-                f"node types: {', '.join(sorted(t.__name__ for t in _MAPS))}"
+                f"import_from_nir: node {key!r} is {type(node).__name__}, which has no "
+                f"mapping; supported node types: {', '.join(sorted(t.__name__ for t in _MAPS))}"
             )
         names[key] = _module_name(key, taken)
-        modules[names[key]] = build(node, dt, step_mode)
+        modules[names[key]] = build(node, dt, node_mode)
 
-    sources = {names[k]: [] for k in names}
-    for a, b in graph.edges:
+    sources: dict[str, list[str]] = {names[k]: [] for k in names}
+    fed_back: dict[str, list[str]] = {names[k]: [] for k in names}
+    for a, b in edges:
         if b != outputs[0]:
-            sources[names[b]].append(names[a])
-    out_from = [names[a] for a, b in graph.edges if b == outputs[0]]
-    order = list(modules)
-    chain = [""] + order
+            (fed_back if (a, b) in feedback else sources)[names[b]].append(names[a])
+    starved = [k for k in modules if not sources[k]]
+    if starved:
+        raise ValueError(
+            f"import_from_nir: the nodes {starved} get no input from the graph's Input"
+        )
+    out_from = [names[a] for a, b in edges if b == outputs[0]]
+    if feedback:
+        return _graph.NIRRecurrentGraphModule(
+            modules,
+            {k: sources[k] for k in modules},
+            {k: fed_back[k] for k in modules},
+            out_from,
+            step_mode,
+        )
+    chain = ["", *modules]
     is_chain = out_from == chain[-1:] and all(
-        sources[chain[i + 1]] == [chain[i]] for i in range(len(order))
+        sources[chain[i + 1]] == [chain[i]] for i in range(len(modules))
     )
     if is_chain:
         return nn.Sequential(OrderedDict(modules))
-    return NIRGraphModule(modules, {k: sources[k] for k in order}, out_from)
+    return _graph.NIRGraphModule(modules, {k: sources[k] for k in modules}, out_from)
