@@ -64,8 +64,8 @@ def table() -> str:
 def main() -> None:
     text = DOC.read_text()
     new = re.sub(
-        r"(<!-- names:begin -->\n).*?(\n<!-- names:end -->)",
-        lambda m: m.group(1) + table() + m.group(2),
+        r"(<!-- names:begin -->\n).*?(<!-- names:end -->)",
+        lambda m: m.group(1) + table() + "\n" + m.group(2),
         text,
         flags=re.S,
     )

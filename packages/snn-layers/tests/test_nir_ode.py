@@ -169,14 +169,20 @@ def test_li_and_integrator_readouts_are_the_euler_step(mode):
 
 
 def test_uniform_readouts_map_onto_the_non_spiking_neurons_in_multi_step_mode():
-    li = nir.LI(tau=np.full(3, 2.0), r=np.ones(3), v_leak=np.zeros(3))
-    assert isinstance(
-        import_from_nir(nir.NIRGraph.from_list(li), step_mode="m")[0], NonSpikingLIFNode
-    )
-    integ = nir.I(r=np.full(3, 1.0))
-    assert isinstance(
-        import_from_nir(nir.NIRGraph.from_list(integ), step_mode="m")[0], NonSpikingIFNode
-    )
+    dt = 0.5
+    li = nir.LI(tau=np.full(3, 1.5), r=np.ones(3), v_leak=np.zeros(3))
+    net = import_from_nir(nir.NIRGraph.from_list(li), dt=dt, step_mode="m")
+    assert isinstance(net[0], NonSpikingLIFNode) and net[0].tau == pytest.approx(3.0)
+    integ = nir.I(r=np.full(3, 2.0))
+    net = import_from_nir(nir.NIRGraph.from_list(integ), dt=dt, step_mode="m")
+    assert isinstance(net[0], NonSpikingIFNode)
+    x = RNG.uniform(-1, 1, (T, N, 3))
+    v, ref = np.zeros((N, 3)), []
+    for x_t in x:
+        v = v + dt / 1.5 * (-v + x_t)
+        ref.append(v)
+    np.testing.assert_allclose(_run(li, x, dt, "m"), ref, rtol=1e-12)
+    np.testing.assert_allclose(_run(integ, x, dt, "m"), np.cumsum(x, axis=0), rtol=1e-12)
 
 
 def test_cuba_li_is_the_euler_step():
@@ -260,3 +266,21 @@ def test_a_cycle_feeds_back_the_previous_step_in_both_step_modes():
         got = _run(graph, x, 1.0, mode)
         np.testing.assert_array_equal(got, np.stack(ref))
     assert 0 < np.mean(ref) < 1
+
+
+def test_a_nested_subgraph_runs_like_its_nodes_inlined():
+    w = RNG.normal(size=(3, 2))
+    inner = nir.NIRGraph.from_list(
+        nir.Linear(weight=w), nir.IF(r=np.ones(3), v_threshold=np.ones(3))
+    )
+    nested = nir.NIRGraph(
+        nodes={
+            "input": nir.Input(np.array([2])),
+            "block": inner,
+            "output": nir.Output(np.array([3])),
+        },
+        edges=[("input", "block"), ("block", "output")],
+    )
+    x = RNG.uniform(0, 2, (T, N, 2))
+    expected = _euler_spiking(x @ w.T, 1.0, lambda v, i, _: v + i, 0.0, 1.0, 0.0)
+    np.testing.assert_array_equal(_run(nested, x, 1.0), expected)

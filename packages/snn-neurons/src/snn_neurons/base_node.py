@@ -40,18 +40,22 @@ def _check_number(name: str, value: Any, allow_none: bool = False) -> None:
 
 
 def _check_threshold_above_reset(
-    v_threshold: float, v_reset: float | None, surrogate_function: SurrogateFunctionBase
+    owner: str, v_threshold: float, v_reset: float | None, surrogate_function: Any
 ) -> None:
     # At rest (V = V_reset, or 0 with the soft reset) a neuron must not fire on zero input.
     # Only for the Heaviside spike: a stochastic one (PoissonPass) fires with p = H - V_th.
     if type(surrogate_function).spike_forward is not SurrogateFunctionBase.spike_forward:
         return
-    rest = 0.0 if v_reset is None else float(v_reset)
-    if not float(v_threshold) > rest:
-        which = f"v_reset={v_reset!r}" if v_reset is not None else "the rest potential 0"
+    if v_reset is not None and not float(v_threshold) > float(v_reset):
         raise ValueError(
-            f"v_threshold must be greater than {which} (the potential a neuron starts from "
-            f"and resets to), got v_threshold={v_threshold!r}: such a neuron fires on zero "
+            f"{owner}: v_threshold must be > v_reset (the potential the neuron starts from and "
+            f"resets to), got v_threshold={v_threshold!r}, v_reset={v_reset!r}: such a neuron "
+            f"fires on zero input at every step"
+        )
+    if v_reset is None and not float(v_threshold) > 0.0:
+        raise ValueError(
+            f"{owner}: v_threshold must be > 0 with the soft reset (v_reset=None, the neuron "
+            f"starts from 0), got v_threshold={v_threshold!r}: such a neuron fires on zero "
             f"input at every step"
         )
 
@@ -89,7 +93,7 @@ class SimpleBaseNode(MemoryModule):
         if surrogate_function is None:
             surrogate_function = Sigmoid()
         _check_surrogate(surrogate_function)
-        _check_threshold_above_reset(v_threshold, v_reset, surrogate_function)
+        _check_threshold_above_reset(type(self).__name__, v_threshold, v_reset, surrogate_function)
         if not isinstance(detach_reset, bool):
             raise TypeError(f"detach_reset must be a bool, got {detach_reset!r}")
         self.v_threshold = float(v_threshold)

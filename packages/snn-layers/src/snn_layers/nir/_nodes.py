@@ -45,6 +45,11 @@ class _EulerNode(MemoryModule):
     def _param(self, name: str, value: np.ndarray | float) -> None:
         self.register_buffer(name, _buffer(value))
 
+    def extra_repr(self) -> str:
+        shapes = {tuple(b.shape) for b in self.buffers(recurse=False)}
+        soft = ", soft_reset=True" if getattr(self, "soft_reset", False) else ""
+        return f"neurons={sorted(shapes)[-1] if shapes else ()}{soft}, step_mode={self.step_mode}"
+
     def _state(self, name: str, x: torch.Tensor, fill: torch.Tensor | float) -> torch.Tensor:
         value = getattr(self, name)
         if value is None:
