@@ -139,6 +139,19 @@ def test_resuming_a_finished_run_changes_nothing(
     assert _snapshot(two_epoch_run) == before
 
 
+def test_resume_into_another_run_directory_is_refused(
+    two_epoch_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    other = tmp_path / "other"
+    shutil.copytree(two_epoch_run, other)
+    before = _snapshot(other)
+    assert main(["train", "--resume", str(two_epoch_run), "--output-dir", str(other)]) == 2
+    assert "already holds a run" in capsys.readouterr().err
+    assert _snapshot(other) == before
+
+
 def test_resume_without_a_saved_state_says_so(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -166,7 +179,8 @@ def test_interrupt_before_the_first_epoch_says_nothing_is_saved(
 
 def test_sigint_during_training_keeps_a_resumable_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    code = (
+    code = (  # SIGINT may be ignored when the tests run in the background: restore Ctrl-C
+        "import signal; signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "import snn_neurons.fused as f; f.settings.compile = False\n"
         "import sys; from snn_zoo.cli import main; sys.exit(main(sys.argv[1:]))\n"
     )
@@ -455,3 +469,24 @@ def test_bad_training_arguments_fail_before_touching_the_output_dir(
 def test_cuda_device_without_cuda_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", "--model", "spikformer_digits", "--pretrained", "--device", "cuda"]) == 2
     assert "no CUDA device is available" in capsys.readouterr().err
+
+
+def test_firing_rate_plot_grows_with_the_layers_so_names_stay_readable(tmp_path: Path) -> None:
+    import struct
+
+    from snn_zoo.plots import plot_firing_rates
+
+    def png_size(path: Path) -> tuple[int, int]:
+        return struct.unpack(">II", path.read_bytes()[16:24])
+
+    few = {f"blocks.{i}.attn.q_lif": 0.1 * i for i in range(3)}
+    many = {f"blocks.{i}.attn.q_lif": 0.01 * i for i in range(40)}
+    plot_firing_rates(few, tmp_path / "few.png")
+    plot_firing_rates(many, tmp_path / "many.png")
+    (_, h_few), (w_many, h_many) = (
+        png_size(tmp_path / "few.png"),
+        png_size(tmp_path / "many.png"),
+    )
+    # One bar per layer with a 9-pt label needs >= 0.3 inch (36 px at 120 dpi) per layer.
+    assert h_many >= 40 * 36 and h_many > h_few
+    assert w_many >= 600

@@ -122,12 +122,15 @@ class SpikingClassifier(nn.Module):
     def _run(self, module: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Apply a stage module, under gradient checkpointing when it is enabled."""
         if self.grad_checkpointing and torch.is_grad_enabled() and not torch.jit.is_scripting():
-            # No early stop: the recomputation must run to the end, where the neuron state
-            # is detached again, or the state would keep the recomputed graph.
-            with torch.utils.checkpoint.set_checkpoint_early_stop(False):
-                return torch.utils.checkpoint.checkpoint(
-                    _fresh_call, module, x, [False], use_reentrant=False
-                )
+            # Reentrant checkpointing: backward reruns the module and differentiates the new
+            # graph, so the rerun need not save the same tensors as the first forward (a
+            # neuron may switch from its eager to its compiled kernel in between, which the
+            # non-reentrant form rejects). The empty tensor that requires grad lets the stem's
+            # parameters get gradients although the input image requires none.
+            anchor = torch.empty(0, device=x.device, requires_grad=True)
+            return torch.utils.checkpoint.checkpoint(
+                _fresh_call, module, x, [False], anchor, use_reentrant=True
+            )
         return module(x)
 
     # ------------------------------------------------------------------ timm's surface
@@ -267,31 +270,38 @@ class SpikingClassifier(nn.Module):
         return value
 
 
-def _fresh_call(module: nn.Module, x: torch.Tensor, seen: list[bool]) -> torch.Tensor:
+def _fresh_call(
+    module: nn.Module, x: torch.Tensor, seen: list[bool], anchor: torch.Tensor
+) -> torch.Tensor:
     """``module(x)`` from reset neuron state, leaving no graph in the state (the function a
     checkpointed stage runs, in forward and again in backward). ``seen[0]`` tells the
-    recomputation in backward, which restores the BatchNorm statistics afterwards."""
+    recomputation in backward, which must not update the BatchNorm statistics again;
+    ``anchor`` is unused (see ``SpikingClassifier._run``)."""
     recompute, seen[0] = seen[0], True
-    saved = _bn_statistics(module) if recompute else []
+    frozen = _freeze_bn_statistics(module) if recompute else []
     functional.reset_net(module)
-    y = module(x)
+    try:
+        y = module(x)
+    finally:
+        for m, momentum, count in frozen:
+            m.momentum = momentum
+            if count is not None:
+                with torch.no_grad():
+                    m.num_batches_tracked.copy_(count)
     functional.detach_net(module)
-    with torch.no_grad():
-        for buf, value in saved:
-            buf.copy_(value)
     return y
 
 
-def _bn_statistics(module: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """``(buffer, copy)`` of the running statistics of every BatchNorm in training mode."""
-    out = []
+def _freeze_bn_statistics(module: nn.Module) -> list[tuple[nn.Module, Any, Any]]:
+    """Make every BatchNorm in training mode keep its running statistics (``momentum=0``:
+    ``r <- 1 * r + 0 * batch``, exact) for one forward; returns what to restore after it."""
+    frozen = []
     for m in module.modules():
         if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training:
-            for name in ("running_mean", "running_var", "num_batches_tracked"):
-                buf = getattr(m, name, None)
-                if buf is not None:
-                    out.append((buf, buf.detach().clone()))
-    return out
+            count = getattr(m, "num_batches_tracked", None)
+            frozen.append((m, m.momentum, None if count is None else count.clone()))
+            m.momentum = 0.0
+    return frozen
 
 
 def reject_unplaced(owner: str, **given: tuple[Any, str]) -> None:

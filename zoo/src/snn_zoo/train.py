@@ -358,9 +358,10 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict[str, Any]:
     spec.test = _subset(spec.test, cfg.test_samples, "test_samples")
     model = _build(cfg, spec).to(info.device)
     # Every rank checks (so all stop together on a refusal); rank 0 alone removes old files.
-    _runs.prepare_output_dir(
-        out, resume=state_file is not None, overwrite=cfg.overwrite, remove_old=info.is_main
-    )
+    # Resuming into the run's own directory continues it; any other directory is guarded
+    # like a new run's (it must not hold another run).
+    in_place = state_file is not None and out.resolve() == state_file.parent.resolve()
+    _runs.prepare_output_dir(out, resume=in_place, overwrite=cfg.overwrite, remove_old=info.is_main)
     n_params = sum(p.numel() for p in model.parameters())
     train_loader = _loader(spec.train, cfg, info, train=True)
     test_loader = _loader(spec.test, cfg, info, train=False)

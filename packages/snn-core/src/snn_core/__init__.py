@@ -1,6 +1,6 @@
 """snn-core: step modes, stateful modules, surrogate gradients and functional helpers."""
 
-from snn_core import anomaly, base, encoding, functional, monitor, surrogate
+from snn_core import anomaly, base, encoding, functional, monitor, quantize, surrogate
 from snn_core.base import MemoryModule, MultiStepModule, SingleStepModule, StepModule
 
 __version__ = "0.1.0"
@@ -12,6 +12,7 @@ __all__ = [
     "surrogate",
     "encoding",
     "monitor",
+    "quantize",
     "StepModule",
     "SingleStepModule",
     "MultiStepModule",

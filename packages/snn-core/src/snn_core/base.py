@@ -42,6 +42,11 @@ STEP_MODES = ("s", "m")
 
 def check_step_mode(step_mode: Any, allowed: tuple[str, ...] = STEP_MODES) -> str:
     """Return ``step_mode`` if it is one of ``allowed``; raise ``ValueError`` otherwise."""
+    if isinstance(step_mode, str) and step_mode in STEP_MODES and step_mode not in allowed:
+        raise ValueError(
+            f"step_mode can only be one of {allowed} for this module (it does not support "
+            f"{step_mode!r}), got {step_mode!r}"
+        )
     if not isinstance(step_mode, str) or step_mode not in allowed:
         raise ValueError(
             f"step_mode must be one of {allowed} ('s': single-step, input [N, *]; "

@@ -1,10 +1,11 @@
 """Shared plumbing of the neurons whose step is a pure function ``(x, states) -> (out, states)``.
 
 Such a neuron implements ``single_step_functional_forward`` by calling its step function in
-:mod:`snn_core.functional`; :class:`_FunctionalStepNode` then gives it ``materialize_states``,
-the multi-step functional forward, and the regular ``forward`` run through them (``torch``
-backend only, ``v_seq`` recorded with ``store_v_seq``), so the functional and the stateful
-forward are one code path.
+:mod:`snn_core.functional`; :class:`_FunctionalStepNode` then gives it the multi-step
+functional forward and the regular ``forward`` run through them (``torch`` backend only,
+``v_seq`` recorded with ``store_v_seq``; states materialised by
+``SimpleBaseNode.materialize_states``), so the functional and the stateful forward are one
+code path.
 """
 
 from __future__ import annotations
@@ -19,29 +20,8 @@ from snn_neurons._stepping import _check_torch_only
 __all__: list[str] = []
 
 
-def _materialize(owner: str, name: str, value: Any, x: torch.Tensor) -> Any:
-    """A number state becomes ``full_like(x, value)``; a tensor must have ``x``'s shape."""
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return torch.full_like(x, float(value))
-    if isinstance(value, torch.Tensor) and value.shape != x.shape:
-        raise ValueError(
-            f"{owner}.{name} holds state of shape {tuple(value.shape)} from an earlier input, "
-            f"but the new input has shape {tuple(x.shape)}; call reset() (or "
-            "functional.reset_net(net)) before feeding a batch of another shape"
-        )
-    return value
-
-
 class _FunctionalStepNode:
     """Mixin (placed before the node's base class) for neurons with a functional step."""
-
-    def materialize_states(
-        self, inputs: tuple[Any, ...], states: tuple[Any, ...], step_mode: str
-    ) -> tuple[Any, ...]:
-        x = inputs[0] if step_mode == "s" else inputs[0][0]
-        owner = type(self).__name__
-        names = tuple(self._memories)  # type: ignore[attr-defined]
-        return tuple(_materialize(owner, n, v, x) for n, v in zip(names, states, strict=True))
 
     def _functional_sequence(
         self, x_seq: torch.Tensor, states: tuple[Any, ...], need_v_seq: bool

@@ -171,7 +171,7 @@ def _backward(ctx: Any, g_spikes, g_v_last, g_v_seq, _g_saved) -> tuple[Any, ...
     )
     g_x, g_v0, *g_tensors = grads
     g_tensors = [g if m else None for g, m in zip(g_tensors, ctx.grad_mask)]
-    return g_x, g_v0, g_tensors, None, None, None, None, None
+    return g_x, g_v0, g_tensors, None, None, None, None, [None] * len(ctx.grad_mask)
 
 
 fused_forward.register_autograd(_backward, setup_context=_setup_context)

@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 from snn_core import anomaly as _anomaly
-from snn_core.base import MemoryModule, MultiStepModule, check_multi_step_input
+from snn_core.base import MemoryModule, MultiStepModule, check_multi_step_input, check_step_mode
 from snn_core.functional import voltage_reset
 from snn_core.surrogate import Sigmoid, SurrogateFunctionBase
 
@@ -171,8 +171,10 @@ class SimpleBaseNode(MemoryModule):
                 value = torch.full_like(x, float(value))
             elif isinstance(value, torch.Tensor) and value.shape != x.shape:
                 raise ValueError(
-                    f"{type(self).__name__}: state {name} has shape {tuple(value.shape)} but "
-                    f"one input step has shape {tuple(x.shape)}"
+                    f"{type(self).__name__}.{name} holds state of shape {tuple(value.shape)} "
+                    f"from an earlier input, but one step of the new input has shape "
+                    f"{tuple(x.shape)}; call reset() (or functional.reset_net(net)) before "
+                    "feeding a batch of another shape"
                 )
             out.append(value)
         return tuple(out)
@@ -183,6 +185,34 @@ class SimpleBaseNode(MemoryModule):
         methods = ("single_step_forward", "neuronal_charge", "neuronal_fire", "neuronal_reset")
         plain = all(getattr(cls, m) is getattr(SimpleBaseNode, m) for m in methods)
         return plain and tuple(self._memories) == ("v",)
+
+    def has_functional_forward(self, step_mode: str | None = None) -> bool:
+        """Whether :meth:`functional_forward` computes what the stateful forward does.
+
+        A subclass with its own functional step is trusted; otherwise the generic
+        functional step (charge -> fire -> reset) applies only to a plain step (see
+        :meth:`_is_plain_step`) and, in ``'m'``, only where the multi-step forward is that
+        step over time. Elsewhere :func:`snn_core.base.to_functional_forward` runs the
+        stateful forward on the given states instead.
+        """
+        mode = self.step_mode if step_mode is None else check_step_mode(step_mode)
+        cls = type(self)
+        generic = (MemoryModule, SimpleBaseNode, BaseNode)
+
+        def own(name: str) -> bool:
+            return all(getattr(cls, name) is not getattr(k, name, None) for k in generic)
+
+        if own("functional_forward") or own("single_step_functional_forward"):
+            return super().has_functional_forward(step_mode)
+        if mode == "m" and own("multi_step_functional_forward"):
+            return super().has_functional_forward(step_mode)
+        if not self._is_plain_step():
+            return False
+        if mode == "m" and not self._loops_single_steps:
+            defaults = (MemoryModule.multi_step_forward, BaseNode.multi_step_forward)
+            if all(cls.multi_step_forward is not d for d in defaults):
+                return False
+        return super().has_functional_forward(step_mode)
 
     def single_step_functional_forward(
         self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from snn_core.base import check_multi_step_input
 from snn_core.surrogate import SurrogateFunctionBase
 from torch import nn
 
@@ -130,11 +131,17 @@ class MPBNBaseNode(BaseNode):
             return value
         return value.view(1, -1, *([1] * (like.dim() - 2)))
 
-    def threshold(self, like: torch.Tensor) -> torch.Tensor:
-        """The threshold the potential is compared with (folded, learnable or ``v_threshold``)."""
+    def threshold(
+        self, like: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """The threshold the potential is compared with (folded, learnable or ``v_threshold``).
+
+        ``stats``: the folded ``(mu, sigma^2)`` to use instead of the module's.
+        """
         if self.fold_bn and not self.learnable_vth:
+            mu, sigma2 = (self.mu, self.sigma2) if stats is None else stats
             g, b = self._channel(self.gamma, like), self._channel(self.beta, like)
-            mu, var = self._channel(self.mu, like), self._channel(self.sigma2, like)
+            mu, var = self._channel(mu, like), self._channel(sigma2, like)
             vth = self._channel(self.v_threshold, like)
             return (vth - b) * torch.sqrt(var + self.eps) / g + mu
         if self.learnable_vth:
@@ -145,30 +152,44 @@ class MPBNBaseNode(BaseNode):
         return self.surrogate_function(h - self.threshold(h))
 
     def reset_potential(self, h: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        return self._reset(h, s, self.threshold(h))
+
+    def _reset(self, h: torch.Tensor, s: torch.Tensor, vth: torch.Tensor) -> torch.Tensor:
+        """Soft reset ``H - S V_th`` (``v_reset=None``) or hard reset ``H (1 - S) + V_reset S``."""
         if self.v_reset is None:
-            return h - s * self.threshold(h)
+            return h - s * vth
         return h * (1.0 - s) + self.v_reset * s
 
-    def _normalized(self, h: torch.Tensor) -> torch.Tensor:
-        """``(H - mu) / sqrt(sigma^2 + eps) gamma + beta`` with the folded statistics."""
-        mu, var = self._channel(self.mu, h), self._channel(self.sigma2, h)
+    def _normalized(
+        self, h: torch.Tensor, stats: tuple[torch.Tensor, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """``(H - mu) / sqrt(sigma^2 + eps) gamma + beta`` with the folded statistics (the
+        module's, or ``stats = (mu, sigma^2)``)."""
+        mu, sigma2 = (self.mu, self.sigma2) if stats is None else stats
+        mu, var = self._channel(mu, h), self._channel(sigma2, h)
         g, b = self._channel(self.gamma, h), self._channel(self.beta, h)
         return (h - mu) / torch.sqrt(var + self.eps) * g + b
 
+    def _updated_stats(
+        self, v: torch.Tensor, mu: torch.Tensor, sigma2: torch.Tensor, momentum: float
+    ) -> tuple[torch.Tensor, torch.Tensor, float]:
+        """Pure form of :meth:`compute_running_stats`: the new ``(mu, sigma^2, momentum)``."""
+        if v.dim() == 2 and v.shape[0] == 1:
+            return mu, sigma2, momentum
+        dims = 0 if v.dim() == 2 else (0, 2, 3)
+        batch_mu = v.mean(dim=dims).detach()
+        batch_var = v.var(dim=dims, unbiased=True).detach()
+        if self.running_stats and mu is not None:
+            new_mu = mu * (1.0 - momentum) + batch_mu * momentum
+            new_var = sigma2 * (1.0 - momentum) + batch_var * momentum
+            return new_mu, new_var, max(momentum * self.bn_decay_momentum, self.bn_min_momentum)
+        return batch_mu, batch_var, momentum
+
     def compute_running_stats(self, v: torch.Tensor) -> None:
         """Re-estimate ``mu, sigma^2`` of the folded threshold from the batch ``v``."""
-        if v.dim() == 2 and v.shape[0] == 1:
-            return
-        dims = 0 if v.dim() == 2 else (0, 2, 3)
-        mu = v.mean(dim=dims).detach()
-        var = v.var(dim=dims, unbiased=True).detach()
-        if self.running_stats and self.mu is not None:
-            m = self.bn_momentum
-            self.mu = self.mu * (1.0 - m) + mu * m
-            self.sigma2 = self.sigma2 * (1.0 - m) + var * m
-            self.bn_momentum = max(m * self.bn_decay_momentum, self.bn_min_momentum)
-        else:
-            self.mu, self.sigma2 = mu, var
+        self.mu, self.sigma2, self.bn_momentum = self._updated_stats(
+            v, self.mu, self.sigma2, self.bn_momentum
+        )
 
     # ---------------------------------------------------------------- forward
     def _check_input(self, x: torch.Tensor) -> None:
@@ -198,6 +219,57 @@ class MPBNBaseNode(BaseNode):
 
     def multi_step_forward(self, x_seq: torch.Tensor) -> torch.Tensor:
         return _loop_single_steps(self, x_seq)
+
+    # ---------------------------------------------------------------- functional forward
+    def _pure_bn(self, h: torch.Tensor) -> torch.Tensor:
+        """``vbn(h)`` without updating its running statistics (they only enter the output
+        in eval mode, where the stateful forward does not update them either)."""
+        bn = self.vbn
+        if not isinstance(bn, nn.modules.batchnorm._BatchNorm):
+            return bn(h)
+        batch = bn.training or bn.running_mean is None
+        mean, var = (None, None) if batch else (bn.running_mean, bn.running_var)
+        return nn.functional.batch_norm(h, mean, var, bn.weight, bn.bias, batch, 0.0, bn.eps)
+
+    def _functional_step(
+        self, x: torch.Tensor, v: torch.Tensor, stats: tuple[Any, Any, float]
+    ) -> tuple[torch.Tensor, torch.Tensor, tuple[Any, Any, float]]:
+        """One step of the stateful forward as a pure function of ``(x, v)`` and the folded
+        statistics ``stats = (mu, sigma^2, momentum)``; returns ``(spike, v, stats)``."""
+        self._check_input(x)
+        h = self._pure_bn(self.pre_charge(x, v))
+        if self.fold_bn and not self.learnable_vth and self.training:
+            stats = self._updated_stats(h, *stats)
+        vth = self.threshold(h, stats[:2])
+        spike = self.surrogate_function(h - vth)
+        if self.normalize_residual:
+            h = torch.where(spike.detach() > 0, h, self._normalized(h, stats[:2]))
+        v = self._reset(h, spike.detach() if self.detach_reset else spike, vth)
+        return spike, v, stats
+
+    def single_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """``((X[t],), (V[t-1],)) -> ((S[t],), (V[t],))``; the module, its BN running
+        statistics and its folded ``mu, sigma^2`` are left unchanged."""
+        stats = (self.mu, self.sigma2, self.bn_momentum)
+        spike, v, _ = self._functional_step(inputs[0], states[0], stats)
+        return (spike,), (v,)
+
+    def multi_step_functional_forward(
+        self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
+    ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+        """All T steps as a pure function; the folded statistics re-estimated in training
+        mode are carried from step to step inside the call (as the stateful forward does)
+        but not stored."""
+        x_seq = inputs[0]
+        check_multi_step_input(x_seq)
+        v, stats = states[0], (self.mu, self.sigma2, self.bn_momentum)
+        spikes = []
+        for t in range(x_seq.shape[0]):
+            spike, v, stats = self._functional_step(x_seq[t], v, stats)
+            spikes.append(spike)
+        return (torch.stack(spikes),), (v,)
 
     def loop_multi_step(self, x_seq, v, need_v_seq):  # type: ignore[override]
         # BaseNode's loop would bypass the per-step input checks and statistics updates.

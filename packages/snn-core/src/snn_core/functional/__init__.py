@@ -3,7 +3,7 @@
 Import from here (``from snn_core import functional``); the submodules are private.
 """
 
-from snn_core.functional import neuron_steps as neuron  # reference path functional.neuron
+from snn_core.functional import neuron  # reference path functional.neuron (neuron_steps)
 from snn_core.functional.config import detach_net, reset_net, set_backend, set_step_mode
 from snn_core.functional.conv_bn_fusion import (  # Conv-BN fusion / packing
     fuse_conv_bn_eval_modules,

@@ -83,8 +83,8 @@ def set_step_mode(net: nn.Module, step_mode: str) -> None:
     ]
     if refused:
         raise ValueError(
-            f"cannot set step_mode={step_mode!r}: these modules do not support it: "
-            + "; ".join(refused)
+            f"cannot set step_mode={step_mode!r}: a module's step_mode can only be one of "
+            "the modes it supports, and these modules do not support it: " + "; ".join(refused)
         )
     for _, m in targets:
         m.step_mode = step_mode

@@ -14,14 +14,15 @@ Where each one lives:
 - ``functional.py``: the reference's functional forms, derived from the classes, e.g.
   ``sigmoid(x, alpha)`` (also callable as ``sigmoid.apply(x, alpha)``) and
   ``sigmoid_backward(grad_output, x, alpha)``;
-- ``quantize.py``: straight-through quantizers (the ``surrogate.quantize`` namespace);
+- ``quantize``: straight-through quantizers, defined in :mod:`snn_core.quantize` and
+  re-exported here as the ``surrogate.quantize`` namespace;
 - ``tools.py``: :func:`check_manual_grad`, :func:`plot_surrogate_function`.
 
 ``SURROGATES`` maps each class name to its class, e.g. to iterate over all of them
 (the classes constructible without arguments; :class:`MultiLevelSpikeCount` needs one).
 """
 
-from snn_core.surrogate import quantize
+from snn_core import quantize
 from snn_core.surrogate.base import SurrogateFunctionBase, heaviside
 from snn_core.surrogate.functional import (
     atan,

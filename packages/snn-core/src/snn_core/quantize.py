@@ -1,4 +1,6 @@
-r"""Quantizers with straight-through gradients (``surrogate.quantize`` in the reference).
+r"""Quantizers with straight-through gradients (the reference's ``quantize`` namespace).
+
+Also reachable as ``snn_core.surrogate.quantize`` (the same module object).
 
 Each quantizer :math:`q` rounds forward and passes the gradient backward as if it were the
 identity (Bengio et al., "Estimating or propagating gradients through stochastic neurons

@@ -1,0 +1,152 @@
+"""``torch.compile`` of zoo models, and model training steps in float32 / bfloat16.
+
+Each measurement runs in a fresh subprocess (its own empty inductor cache, so compile
+times are cold), for our models and, when ``spikingjelly`` is importable, for the
+reference's Spikformer (its ``model.spikformer`` is built from the same layers):
+
+- ``compile``: ``torch.compile(model)``: the first fwd+bwd call (dynamo, AOTAutograd,
+  inductor) minus an eager step;
+- ``eager`` / ``compiled``: the median fwd+bwd step (``loss.backward()``, no optimizer);
+- ``max |diff|``: compiled against eager outputs on the same weights and batch;
+- ``fp32`` / ``bf16 autocast``: the eager step in float32 and under
+  ``torch.autocast('cpu', torch.bfloat16)``.
+
+Run ``python benchmarks/bench_zoo_compile.py [--quick]`` (``--quick``: the digits models
+only, fewer repeats). Timings depend on the machine's load; pairs are interleaved.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import textwrap
+
+_CHILD = textwrap.dedent(
+    r"""
+    import json, os, statistics, sys, time
+    import torch
+    torch.manual_seed(0)
+    spec = json.loads(sys.argv[1])
+    torch.set_num_threads(spec["threads"])
+    B, T = spec["batch"], spec["T"]
+    if spec["impl"] == "ours":
+        import snn_zoo
+        from snn_neurons import fused
+        kw = {} if spec["T"] is None else {"T": T}
+        model = snn_zoo.create_model(spec["model"], **kw)
+        shape = model.default_cfg["input_size"]
+        fused.settings.compile = True  # steady state from the first step (timed apart)
+        reset = lambda m: None  # zoo models reset their state in forward
+    else:
+        from spikingjelly.activation_based import functional
+        from spikingjelly.activation_based.model import spikformer as sf
+        model = getattr(sf, spec["model"])(T=T)
+        shape = (3, 32, 32)
+        reset = functional.reset_net
+    model.train()
+    x = torch.randn(B, *shape)
+    amp = spec["amp"]
+
+    def step(m):
+        reset(m)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            out = m(x)
+        out.float().sum().backward()
+        return out.detach().float()
+
+    def timed(m, n):
+        ts = []
+        for _ in range(n):
+            a = time.perf_counter(); step(m); ts.append(time.perf_counter() - a)
+        return statistics.median(ts)
+
+    res = {}
+    step(model)
+    if spec["impl"] == "ours":
+        fused.wait_for_compile()
+    res["eager"] = timed(model, spec["repeats"])
+    if spec["compile"]:
+        import copy
+        cm = torch.compile(copy.deepcopy(model))
+        a = time.perf_counter(); out_c = step(cm); first = time.perf_counter() - a
+        res["compile"] = first - res["eager"]
+        res["compiled"] = timed(cm, spec["repeats"])
+        cm._orig_mod.load_state_dict(model.state_dict())
+        torch.manual_seed(1)
+        out_e = step(model)
+        torch.manual_seed(1)
+        out_c = step(cm)
+        res["diff"] = float((out_c - out_e).abs().max())
+    print("RESULT " + json.dumps(res))
+    """
+)
+
+
+def _run(spec: dict, python: str) -> dict | None:
+    env = dict(os.environ, OMP_NUM_THREADS=str(spec["threads"]))
+    with tempfile.TemporaryDirectory() as cache:
+        env["TORCHINDUCTOR_CACHE_DIR"] = cache
+        proc = subprocess.run(
+            [python, "-c", _CHILD, json.dumps(spec)], capture_output=True, text=True, env=env
+        )
+    for line in proc.stdout.splitlines():
+        if line.startswith("RESULT "):
+            return json.loads(line[7:])
+    print(f"  {spec['impl']} {spec['model']} failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
+    return None
+
+
+def _has_reference(python: str) -> bool:
+    probe = "import spikingjelly.activation_based.model.spikformer"
+    return subprocess.run([python, "-c", probe], capture_output=True).returncode == 0
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None else f"{v * 1e3:9.1f}"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="digits models only, fewer repeats")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--reference-python", default=sys.executable, help="python with spikingjelly")
+    args = p.parse_args()
+    reps = 3 if args.quick else 5
+    base = {"threads": args.threads, "repeats": reps}
+    print("torch.compile of zoo models (cold inductor cache; fwd+bwd step, ms)")
+    print(f"{'model':22s} {'B':>3s} {'compile s':>9s} {'eager':>9s} {'compiled':>9s} {'max|diff|':>9s}")
+    for name in ("spikformer_digits", "qkformer_digits"):
+        spec = dict(base, impl="ours", model=name, batch=32, T=None, amp=False, compile=True)
+        r = _run(spec, sys.executable)
+        if r:
+            print(
+                f"{name:22s} {32:3d} {r['compile']:9.1f} {_ms(r['eager'])} "
+                f"{_ms(r['compiled'])} {r['diff']:9.2e}"
+            )
+    if args.quick:
+        return
+    ref = _has_reference(args.reference_python)
+    print("\nSpikformer-4-384 CIFAR-10 (spikformer_4_384_cifar) fwd+bwd step, B=4, T=4 (eager, ms; median of "
+          f"{reps}); reference: {'spikingjelly 2.0.0' if ref else 'not installed'}")
+    print(f"{'impl':10s} {'fp32':>9s} {'bf16 autocast':>14s}")
+    for _ in range(1):
+        for impl, model, python in (
+            ("ours", "spikformer_4_384_cifar", sys.executable),
+            ("reference", "spikformer_cifar10", args.reference_python),
+        ):
+            if impl == "reference" and not ref:
+                continue
+            row = []
+            for amp in (False, True):
+                spec = dict(base, impl=impl, model=model, batch=4, T=4, amp=amp, compile=False)
+                r = _run(spec, python)
+                row.append(r["eager"] if r else None)
+            print(f"{impl:10s} {_ms(row[0])} {_ms(row[1]):>14s}")
+
+
+if __name__ == "__main__":
+    main()
