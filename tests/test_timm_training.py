@@ -89,13 +89,15 @@ def test_one_epoch_with_timm_training_pieces(tmp_path):
             optimizer.step()
             losses.append(loss.item())
             if ema is None:  # timm's EMA deep-copies the model right after a training step
-                ema = ModelEmaV3(model, decay=0.9)
+                # a short horizon: an average over many early, fast-moving steps of a
+                # spiking network does not fire yet (decay 0.9 needs a few epochs here)
+                ema = ModelEmaV3(model, decay=0.5)
             else:
                 ema.update(model, step=step)
         scheduler.step(epoch + 1)
     assert sum(losses[-5:]) / 5 < sum(losses[:5]) / 5
     after = _evaluate(model, spec.test)
-    # chance is 10%; one epoch reaches about 50-60% (seeds 0-2), the EMA a little less
+    # chance is 10%; one epoch reaches about 50-70% (seeds 0-2), the EMA about the same
     assert after > max(before, 10.0) + 25.0, (before, after)
     ema_acc = _evaluate(ema.module, spec.test)
     assert ema_acc > 25.0, ema_acc

@@ -71,8 +71,8 @@ def _check_pretrained_file(entry: ModelEntry, cfg: dict[str, Any], sha256: str |
         raise FileNotFoundError(f"{entry.name}: pretrained weights file {file!r} not found")
     if sha256 and sha256_of(file) != sha256:
         raise ValueError(
-            f"{entry.name}: weights file {file!r} does not match the sha256 of its card "
-            f"({sha256[:12]}...); the file is corrupt or not the published one"
+            f"{entry.name}: weights file {str(file)!r} does not match the sha256 it is "
+            f"published with ({sha256[:12]}...); the file is corrupt or not the published one"
         )
 
 

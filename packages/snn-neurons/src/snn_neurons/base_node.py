@@ -171,10 +171,10 @@ class SimpleBaseNode(MemoryModule):
                 value = torch.full_like(x, float(value))
             elif isinstance(value, torch.Tensor) and value.shape != x.shape:
                 raise ValueError(
-                    f"{type(self).__name__}.{name} holds state of shape {tuple(value.shape)} "
-                    f"from an earlier input, but one step of the new input has shape "
-                    f"{tuple(x.shape)}; call reset() (or functional.reset_net(net)) before "
-                    "feeding a batch of another shape"
+                    f"{type(self).__name__}.{name}: the state has shape {tuple(value.shape)} "
+                    f"but one step of the input has shape {tuple(x.shape)}; a state kept "
+                    "from an earlier input needs reset() (or functional.reset_net(net)) "
+                    "before a batch of another shape"
                 )
             out.append(value)
         return tuple(out)
