@@ -126,7 +126,10 @@ def docs(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
     """Speed and memory benchmarks; prints tables (never asserts timings)."""
-    _install(session, *ALL_LOCAL, "./packages/snn-neurons[triton,cupy]", *NVRTC)
+    # the reference, measured side by side in the first-call and zoo-compile tables
+    _install(
+        session, *ALL_LOCAL, "./packages/snn-neurons[triton,cupy]", *NVRTC, "spikingjelly==2.0.0"
+    )
     for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
         if script.name.endswith("_gpu.py"):
             continue

@@ -123,6 +123,9 @@ def main(argv: list[str] | None = None) -> None:
         help="also time the first LIF call in fresh processes (cold and warm inductor cache)",
     )
     args = parser.parse_args(argv)
+    # blocking compile: the fused rows time the compiled steps from their first call (the
+    # default, "background", runs the loop until they are ready; see bench_first_call.py)
+    fused.settings.compile = True
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     steps = (4, 16)

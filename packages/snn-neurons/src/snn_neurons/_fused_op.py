@@ -45,6 +45,11 @@ def _token(neuron: Any) -> int:
     return token
 
 
+def _mask(bits: int, n: int) -> list[bool]:
+    """The tensors that need gradients, from the bit mask the operators take."""
+    return [bool(bits >> i & 1) for i in range(n)]
+
+
 def _plan(token: int, x: Tensor, tensors: list[Tensor], grad_mask: list[bool]) -> Any:
     neuron = _NEURON_OF.get(token)
     if neuron is None:
@@ -67,10 +72,11 @@ def fused_forward(
     need_v_seq: bool,
     save: bool,
     recompute: bool,
-    grad_mask: list[bool],
+    grad_bits: int,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """``(spikes, V[T-1], V or empty, saved-for-backward (H or V) or empty)``."""
-    plan = _plan(token, x, tensors, grad_mask)
+    """``(spikes, V[T-1], V or empty, saved-for-backward (H or V) or empty)``; bit i of
+    ``grad_bits``: ``tensors[i]`` needs a gradient."""
+    plan = _plan(token, x, tensors, _mask(grad_bits, len(tensors)))
     x = x.contiguous()
     spikes = _empty_like(x)
     from_values = plan.needs_values
@@ -89,7 +95,7 @@ def fused_forward(
 
 
 @fused_forward.register_fake
-def _(x, v0, tensors, token, need_v_seq, save, recompute, grad_mask):
+def _(x, v0, tensors, token, need_v_seq, save, recompute, grad_bits):
     seq = torch.empty_like(x, memory_format=torch.contiguous_format)
     empty = x.new_empty(0)
     return (
@@ -110,9 +116,10 @@ def fused_backward(
     g_v_last: Tensor,
     g_v_seq: Tensor | None,
     token: int,
-    grad_mask: list[bool],
+    grad_bits: int,
 ) -> list[Tensor]:
     """``[gX, gV[-1], *g_tensors]`` (zeros for the tensors that need no gradient)."""
+    grad_mask = _mask(grad_bits, len(tensors))
     plan = _plan(token, x, tensors, grad_mask)
     x, v0 = x.contiguous(), v0.contiguous()
     seq = saved
@@ -143,7 +150,7 @@ def fused_backward(
 
 
 @fused_backward.register_fake
-def _(x, v0, saved, tensors, g_spikes, g_v_last, g_v_seq, token, grad_mask):
+def _(x, v0, saved, tensors, g_spikes, g_v_last, g_v_seq, token, grad_bits):
     return [
         torch.empty_like(x, memory_format=torch.contiguous_format),
         torch.empty_like(v0, memory_format=torch.contiguous_format),
@@ -152,9 +159,9 @@ def _(x, v0, saved, tensors, g_spikes, g_v_last, g_v_seq, token, grad_mask):
 
 
 def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
-    x, v0, tensors, token, need_v_seq, _save, _recompute, grad_mask = inputs
-    ctx.token, ctx.need_v_seq, ctx.grad_mask = token, need_v_seq, list(grad_mask)
-    ctx.n_tensors = len(tensors)
+    x, v0, tensors, token, need_v_seq, _save, _recompute, grad_bits = inputs
+    ctx.token, ctx.need_v_seq, ctx.grad_bits = token, need_v_seq, grad_bits
+    ctx.grad_mask = _mask(grad_bits, len(tensors))
     ctx.save_for_backward(x, v0, output[3], *tensors)
 
 
@@ -167,11 +174,11 @@ def _backward(ctx: Any, g_spikes, g_v_last, g_v_seq, _g_saved) -> tuple[Any, ...
     if not ctx.need_v_seq:
         g_v_seq = None
     grads = torch.ops.snn_neurons.fused_backward(
-        x, v0, saved, tensors, g_spikes, g_v_last, g_v_seq, ctx.token, ctx.grad_mask
+        x, v0, saved, tensors, g_spikes, g_v_last, g_v_seq, ctx.token, ctx.grad_bits
     )
     g_x, g_v0, *g_tensors = grads
     g_tensors = [g if m else None for g, m in zip(g_tensors, ctx.grad_mask)]
-    return g_x, g_v0, g_tensors, None, None, None, None, [None] * len(ctx.grad_mask)
+    return g_x, g_v0, g_tensors, None, None, None, None, None
 
 
 fused_forward.register_autograd(_backward, setup_context=_setup_context)
@@ -193,10 +200,10 @@ def compiled_multi_step(
     grad_on = torch.is_grad_enabled() and (
         x_seq.requires_grad or v.requires_grad or any(t.requires_grad for t in tensors)
     )
-    grad_mask = [grad_on and t.requires_grad for t in tensors]
+    grad_bits = sum(1 << i for i, t in enumerate(tensors) if grad_on and t.requires_grad)
     recompute = getattr(neuron, "fused_recompute", None)
     recompute = _fused.settings.recompute if recompute is None else bool(recompute)
     spikes, v_last, v_seq, _ = fused_forward(
-        x_seq, v, tensors, token, need_v_seq, grad_on, recompute, grad_mask
+        x_seq, v, tensors, token, need_v_seq, grad_on, recompute, grad_bits
     )
     return spikes, v_last, (v_seq if need_v_seq else None)

@@ -35,13 +35,23 @@ inductor compiles that graph (on CPU directly, without dynamo guards; elsewhere 
 ``torch.compile(dynamic=True)``): one fused kernel per step, looped over T in Python, so a
 new T or N does not recompile, and inductor's on-disk cache serves later processes. If
 compiling fails (e.g. no C++ compiler), one warning is issued and the same graphs run
-eagerly; ``settings.compile = False`` runs them eagerly on purpose. Half-precision inputs
-are computed in float32 within a step and stored in their own dtype (``H`` is rounded to
-that dtype before the spike is taken from it).
+eagerly. Half-precision inputs are computed in float32 within a step and stored in their
+own dtype (``H`` is rounded to that dtype before the spike is taken from it).
 
-:func:`fused_multi_step` returns ``NotImplemented`` (the caller then runs the single-step
-loop) when :func:`why_not_fused` gives a reason, inside ``torch.compile`` tracing (which then
-fuses the loop itself) and under ``torch.func`` transforms.
+**Tiers** (``settings.compile``). Tracing and inductor's start-up take seconds, so by default
+(``"background"``) a configuration's first call runs the single-step loop and starts nothing
+else (no compiler is imported); from its second call a daemon thread
+(:mod:`snn_neurons._compile_worker`) traces and compiles its steps while calls keep running
+the loop, and the compiled steps take over once ready. A step variant first needed later
+(e.g. inference after training) runs its traced graph eagerly until compiled. Every tier
+computes the same values. :func:`wait_for_compile` blocks until the thread is done;
+``True`` traces and compiles on the first call, blocking; ``False`` runs the traced steps
+eagerly.
+
+**torch.compile.** Inside ``torch.compile`` tracing, the fused path is recorded as one opaque
+operator per neuron layer (:mod:`snn_neurons._fused_op`), not T unrolled steps. It returns
+``NotImplemented`` (the caller then runs the single-step loop) when :func:`why_not_fused`
+gives a reason, under ``torch.jit`` tracing and under ``torch.func`` transforms.
 """
 
 from __future__ import annotations
