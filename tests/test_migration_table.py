@@ -24,7 +24,15 @@ def _rows() -> list[tuple[str, str, str, str]]:
 
 def test_table_covers_the_seven_namespaces() -> None:
     namespaces = {ns for ns, *_ in _rows()}
-    assert namespaces == {"base", "surrogate", "functional", "layer", "neuron", "encoding", "monitor"}
+    assert namespaces == {
+        "base",
+        "surrogate",
+        "functional",
+        "layer",
+        "neuron",
+        "encoding",
+        "monitor",
+    }
     assert len(_rows()) > 250
 
 

@@ -1,4 +1,4 @@
-"""Regenerate the name table of ``docs/migration.md`` (every public 2.0.0 name and where it lives here).
+"""Regenerate the name table of ``docs/migration.md``: each public 2.0.0 name and where it lives.
 
 Needs both the reference (``pip install spikingjelly==2.0.0``) and our packages in one
 environment. Rewrites the block between the ``<!-- names:begin -->`` / ``<!-- names:end -->``

@@ -5,11 +5,14 @@ The fused path's first calls run without compiled kernels (see :mod:`snn_neurons
 that tracing and inductor's start-up never block the caller. While a job runs, the
 interpreter's thread switch interval is lowered so that the caller's thread, which takes
 and releases the GIL around every tensor operation, is not held up for a full default
-interval (5 ms) each time; the previous interval is restored when the queue is empty.
+interval (5 ms) each time; the previous interval is restored when the queue is empty. On
+Linux the thread also runs at a lower scheduling priority (``nice``), which the C++
+compiler processes it starts inherit.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections import deque
@@ -17,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 _SWITCH_INTERVAL = 0.0005  # seconds, while a job runs
+_NICE = 10  # the worker thread's scheduling priority (Linux; 0 is the default, 19 lowest)
 
 _lock = threading.Condition()
 _jobs: deque[Callable[[], Any]] = deque()
@@ -49,8 +53,19 @@ def wait(timeout: float | None = None) -> bool:
         return _lock.wait_for(lambda: _busy == 0, timeout)
 
 
+def _lower_priority() -> None:
+    """Nice this thread (and the C++ compiler processes it starts) on Linux, so that the
+    caller's threads keep their cores while a compile runs."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), _NICE)
+    except (AttributeError, OSError):  # not Linux, or not permitted: run at normal priority
+        pass
+
+
 def _run() -> None:
     global _busy
+    if os.environ.get("SNN_NEURONS_COMPILE_NICE"):
+        _lower_priority()
     old_interval: float | None = None
     while True:
         with _lock:
