@@ -8,6 +8,9 @@ reference's Spikformer (its ``model.spikformer`` is built from the same layers):
   inductor) minus an eager step;
 - ``eager`` / ``compiled``: the median fwd+bwd step (``loss.backward()``, no optimizer);
 - ``max |diff|``: compiled against eager outputs on the same weights and batch;
+- ``(unrolled)`` rows (``--unrolled``): the same with the fused path off, so that dynamo
+  unrolls every neuron's loop over T (what ``torch.compile`` did before the operator;
+  their ``eager`` column is then the single-step loop);
 - ``fp32`` / ``bf16 autocast``: the eager step in float32 and under
   ``torch.autocast('cpu', torch.bfloat16)``.
 
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -70,6 +74,8 @@ _CHILD = textwrap.dedent(
         fused.wait_for_compile()
     if spec["compile"]:
         import copy
+        if spec.get("unrolled"):  # as before the fused operator: dynamo unrolls the T loop
+            fused.settings.enabled = False
         cm = torch.compile(copy.deepcopy(model))
         res["eager"] = timed(model, 2)
         a = time.perf_counter(); step(cm); first = time.perf_counter() - a
@@ -115,6 +121,13 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="digits models only, fewer repeats")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--rounds", type=int, default=3, help="interleaved rounds of the step table")
+    p.add_argument(
+        "--unrolled",
+        action="store_true",
+        help="also compile with the fused path off (dynamo unrolls each neuron's T loop, as "
+        "before the fused operator existed; slow)",
+    )
     p.add_argument("--reference-python", default=sys.executable, help="python with spikingjelly")
     args = p.parse_args()
     reps = 3 if args.quick else 5
@@ -123,35 +136,42 @@ def main() -> None:
     head = ("model", "B", "compile s", "eager", "compiled", "max|diff|")
     print(f"{head[0]:22s} {head[1]:>3s} " + " ".join(f"{h:>9s}" for h in head[2:]))
     for name in ("spikformer_digits", "qkformer_digits"):
-        spec = dict(base, impl="ours", model=name, batch=32, T=None, amp=False, compile=True)
-        r = _run(spec, sys.executable)
-        if r:
-            print(
-                f"{name:22s} {32:3d} {r['compile']:9.1f} {_ms(r['eager'])} "
-                f"{_ms(r['compiled'])} {r['diff']:9.2e}"
-            )
+        for unrolled in (False, True) if args.unrolled else (False,):
+            spec = dict(base, impl="ours", model=name, batch=32, T=None, amp=False, compile=True)
+            r = _run(dict(spec, unrolled=unrolled), sys.executable)
+            if r:
+                label = name + (" (unrolled)" if unrolled else "")
+                print(
+                    f"{label:22s} {32:3d} {r['compile']:9.1f} {_ms(r['eager'])} "
+                    f"{_ms(r['compiled'])} {r['diff']:9.2e}"
+                )
     if args.quick:
         return
     ref = _has_reference(args.reference_python)
     print(
         "\nSpikformer-4-384 CIFAR-10 (ours: spikformer_4_384_cifar) fwd+bwd step, B=4, T=4 "
-        f"(eager, ms; median of {reps}); reference: "
+        f"(eager, ms; median over {args.rounds} processes of the median of {reps}); reference: "
         f"{'spikingjelly 2.0.0' if ref else 'not installed'}"
     )
     print(f"{'impl':10s} {'fp32':>9s} {'bf16 autocast':>14s}")
-    for _ in range(1):
+    results: dict[tuple[str, bool], list[float]] = {}
+    for _ in range(args.rounds):  # ours and the reference interleaved, fresh processes
         for impl, model, python in (
             ("ours", "spikformer_4_384_cifar", sys.executable),
             ("reference", "spikformer_cifar10", args.reference_python),
         ):
             if impl == "reference" and not ref:
                 continue
-            row = []
             for amp in (False, True):
                 spec = dict(base, impl=impl, model=model, batch=4, T=4, amp=amp, compile=False)
                 r = _run(spec, python)
-                row.append(r["eager"] if r else None)
-            print(f"{impl:10s} {_ms(row[0])} {_ms(row[1]):>14s}")
+                if r:
+                    results.setdefault((impl, amp), []).append(r["eager"])
+    for impl in ("ours", "reference"):
+        row = [results.get((impl, amp)) for amp in (False, True)]
+        if any(row):
+            med = [statistics.median(v) if v else None for v in row]
+            print(f"{impl:10s} {_ms(med[0])} {_ms(med[1]):>14s}")
 
 
 if __name__ == "__main__":

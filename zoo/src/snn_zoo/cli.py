@@ -73,6 +73,12 @@ def _add_data_args(p: argparse.ArgumentParser, suppress: bool) -> None:
     add("--workers", type=int, default=0, help="data-loading worker processes")
 
 
+_AMP_HELP = (
+    "mixed precision: bf16 (CPU or CUDA autocast) or fp16 (CUDA only, with a gradient "
+    "scaler); default: float32"
+)
+
+
 def _add_train_parser(sub: Any, suppress: bool = False) -> argparse.ArgumentParser:
     from snn_zoo.train import DEFAULT_MODEL, DEFAULT_OUTPUT_DIR
 
@@ -112,6 +118,7 @@ def _add_train_parser(sub: Any, suppress: bool = False) -> argparse.ArgumentPars
     add("--no-progress", action="store_true", help="hide the progress bar")
     add("--no-plots", action="store_true", help="skip the PNG plots (faster)")
     add("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    add("--amp", choices=("bf16", "fp16"), help=_AMP_HELP)
     return p
 
 
@@ -139,6 +146,7 @@ def build_parser(_suppress_train_defaults: bool = False) -> argparse.ArgumentPar
     g = p.add_mutually_exclusive_group(required=True)
     g.add_argument("--checkpoint", help="a .safetensors (or weights-only torch) checkpoint")
     g.add_argument("--pretrained", action="store_true", help="the weights shipped with snn-zoo")
+    p.add_argument("--amp", choices=("bf16", "fp16"), help=_AMP_HELP)
 
     p = sub.add_parser(
         "bench",
@@ -235,6 +243,7 @@ _TRAIN_KEYS = (
     "train_samples",
     "test_samples",
     "detect_anomaly",
+    "amp",
 )
 
 
@@ -267,10 +276,11 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from snn_zoo import create_model
     from snn_zoo.data import load_dataset
     from snn_zoo.distributed import DistInfo
-    from snn_zoo.train import check_device, evaluate
+    from snn_zoo.train import check_amp, check_device, evaluate
 
     if args.device is not None:
         check_device(args.device)
+    check_amp(args.amp, args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     spec = load_dataset(args.dataset, args.data_dir, T=args.T or 16, img_size=args.img_size)
     overrides = _overrides(args)
     overrides.setdefault("num_classes", spec.num_classes)
@@ -281,7 +291,10 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     )
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     loss, acc = evaluate(
-        model.to(device), DataLoader(spec.test, batch_size=args.batch_size), DistInfo(device=device)
+        model.to(device),
+        DataLoader(spec.test, batch_size=args.batch_size),
+        DistInfo(device=device),
+        args.amp,
     )
     print(
         json.dumps(

@@ -12,6 +12,7 @@ stops training before anything non-finite is saved.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -96,6 +97,7 @@ class TrainConfig:
     test_samples: int | None = None
     detect_anomaly: bool = False
     plots: bool = True
+    amp: str | None = None
 
 
 def resume_config(resume: str = "", **changes: Any) -> TrainConfig:
@@ -157,17 +159,45 @@ def _loader(ds: Any, cfg: TrainConfig, info: DistInfo, train: bool) -> DataLoade
     )
 
 
+AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def check_amp(amp: str | None, device: Any) -> None:
+    """A clear error for an ``--amp`` value this device cannot run."""
+    if amp is None:
+        return
+    if amp not in AMP_DTYPES:
+        raise ValueError(f"--amp must be one of {sorted(AMP_DTYPES)}, got {amp!r}")
+    dev_type = torch.device(device).type if device is not None else None
+    if amp == "fp16" and dev_type != "cuda":
+        raise ValueError(
+            f"--amp fp16 needs a CUDA device (float16 autocast with a gradient scaler), "
+            f"got device {str(device)!r}; on CPU use --amp bf16"
+        )
+
+
+def autocast(amp: str | None, device: Any) -> Any:
+    """``torch.autocast`` for ``--amp`` (``bf16`` / ``fp16``) on ``device``; a no-op for None."""
+    dev_type = torch.device(device).type
+    if amp is None:
+        return contextlib.nullcontext()
+    return torch.autocast(dev_type, dtype=AMP_DTYPES[amp])
+
+
 @torch.no_grad()
 def evaluate(
-    model: nn.Module, loader: DataLoader, info: DistInfo | None = None
+    model: nn.Module, loader: DataLoader, info: DistInfo | None = None, amp: str | None = None
 ) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` over ``loader`` (summed over ranks)."""
+    """Mean cross-entropy and accuracy of ``model`` over ``loader`` (summed over ranks);
+    ``amp``: run the forward under ``torch.autocast`` (``'bf16'`` or ``'fp16'``)."""
     info = info or DistInfo()
     model.eval()
     loss_sum, correct, count = 0.0, 0.0, 0.0
     for x, y in loader:
         x, y = x.to(info.device), y.to(info.device)
-        logits = model(x)
+        with autocast(amp, info.device):
+            logits = model(x)
+        logits = logits.float()
         loss_sum += F.cross_entropy(logits, y, reduction="sum").item()
         correct += (logits.argmax(1) == y).sum().item()
         count += y.numel()
@@ -297,6 +327,8 @@ def _check_config(cfg: TrainConfig) -> None:
         )
     if cfg.device is not None:
         check_device(cfg.device)
+    default_device = "cuda" if torch.cuda.is_available() else "cpu"
+    check_amp(cfg.amp, cfg.device or default_device)
     for name in ("epochs", "batch_size"):
         value = getattr(cfg, name)
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -430,6 +462,8 @@ class _Loop:
         self.best_acc = -1.0
         self.epoch: int | None = None
         self.ckpt = out / "checkpoint.safetensors"
+        # float16 autocast (CUDA) scales the loss against underflow; a pass-through otherwise
+        self.scaler = torch.amp.GradScaler("cuda", enabled=cfg.amp == "fp16")
 
     def _check_finite_loss(self, loss: torch.Tensor, epoch: int, batch: int) -> float:
         value = loss.item()
@@ -470,12 +504,15 @@ class _Loop:
         bar = _progress(self.train_loader, cfg.progress and info.is_main, f"epoch {epoch}")
         for batch, (x, y) in enumerate(bar, start=1):
             x, y = x.to(info.device), y.to(info.device)
-            logits = model(x)
+            with autocast(cfg.amp, info.device):
+                logits = model(x)
+            logits = logits.float()
             loss = F.cross_entropy(logits, y, label_smoothing=cfg.label_smoothing)
             value = self._check_finite_loss(loss, epoch, batch)
             self.opt.zero_grad(set_to_none=True)
-            loss.backward()
-            self.opt.step()
+            self.scaler.scale(loss).backward()
+            self.scaler.step(self.opt)
+            self.scaler.update()
             self.sched.step()
             loss_sum += value * y.numel()
             correct += (logits.argmax(1) == y).sum().item()
@@ -483,7 +520,7 @@ class _Loop:
         loss_sum, correct, count = all_reduce_sum([loss_sum, correct, count], info)
         epoch_time = time.perf_counter() - t0
         self._check_finite_weights(epoch)
-        test_loss, test_acc = evaluate(model, self.test_loader, info)
+        test_loss, test_acc = evaluate(model, self.test_loader, info, cfg.amp)
         row = {
             "epoch": epoch,
             "train_loss": loss_sum / count,

@@ -347,17 +347,14 @@ def fused_multi_step(
     Returns ``(spike_seq, v_last, v_seq or None)``, or ``NotImplemented`` where the fused
     path does not apply (see the module docstring).
     """
-    if (
-        torch.jit.is_tracing()
-        or _functorch_active()
-        or not x_seq.is_floating_point()
-        or x_seq.shape[0] == 0
-    ):
+    if torch.jit.is_tracing() or not x_seq.is_floating_point() or x_seq.shape[0] == 0:
         return NotImplemented
     if torch.compiler.is_compiling():
         from snn_neurons._fused_op import compiled_multi_step
 
         return compiled_multi_step(neuron, x_seq, v, need_v_seq)
+    if _functorch_active():
+        return NotImplemented
     if why_not_fused(neuron) is not None:
         return NotImplemented
     # Set by BaseNode.multi_step_forward when v is the fresh (constant) state.
