@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     # blocking compile: the fused rows time the compiled steps from their first call (the
-    # default, "background", runs the loop until they are ready; see bench_first_call.py)
+    # default, "deferred", runs the loop until they are ready; see bench_first_call.py)
     fused.settings.compile = True
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -1,7 +1,7 @@
-"""Tiered execution of the fused path (``settings.compile = "background"``): the first call
-of a neuron configuration runs the single-step loop and touches no compiler, later calls
-switch to the fused steps once the compile worker has built them, and every tier gives the
-same spikes, states and gradients."""
+"""Tiered execution of the fused path (``settings.compile = "deferred"``): a neuron
+configuration runs the single-step loop and touches no compiler until ``compile_after``
+seconds have passed since its first call; the next call traces and compiles the fused steps
+and runs them, and every tier gives the same spikes, states and gradients."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from snn_neurons import LIFNode, ParametricLIFNode, fused
 
 
 @pytest.fixture(autouse=True)
-def _background():
+def _deferred():
     fused.clear_cache()
-    with fused_settings(enabled=True, compile="background", recompute=False):
+    with fused_settings(enabled=True, compile="deferred", recompute=False, compile_after=0.0):
         yield
     fused.wait_for_compile()
     fused.clear_cache()
@@ -53,10 +53,10 @@ def test_tiers_agree_and_the_switch_happens(make):
     first = _run(node, x)  # tier 0: the single-step loop, no compile work started
     assert "Fused" not in first[3]
     assert fused._compile_worker.pending() == 0
-    second = _run(node, x)  # still the loop; the worker now traces and compiles
-    assert "Fused" not in second[3]
+    second = _run(node, x)  # traces and compiles, then runs the compiled fused steps
+    assert "Fused" in second[3]
     assert fused.wait_for_compile(timeout=300)
-    third = _run(node, x)  # the compiled fused steps
+    third = _run(node, x)
     assert "Fused" in third[3]
     for a, b in ((first, second), (first, third)):
         assert torch.equal(a[0], b[0])
@@ -66,19 +66,22 @@ def test_tiers_agree_and_the_switch_happens(make):
 
 
 @pytest.mark.slow
-def test_a_new_step_variant_runs_eagerly_until_compiled():
+def test_a_new_step_variant_is_compiled_on_first_use():
     node = LIFNode().double()
     node.step_mode = "m"
     x = _x(seed=3)
     _run(node, x)
     _run(node, x)
     assert fused.wait_for_compile(timeout=300)
-    with torch.no_grad():  # the forward-only step was not built by the worker
+    with torch.no_grad():  # the forward-only step was not built with the training steps
         node.reset()
         ref = node.loop_multi_step(x, torch.zeros_like(x[0]), False)[0]
         node.reset()
         out = node(x)
     assert torch.equal(out, ref)
+    plans = [p for p in fused._PLANS.values() if p is not None]
+    kernels = [p._kernels.get(("fwd", False, False)) for p in plans]
+    assert any(k is not None and k.compiled for k in kernels)
     assert fused.wait_for_compile(timeout=300)
     with torch.no_grad():
         node.reset()
@@ -86,8 +89,26 @@ def test_a_new_step_variant_runs_eagerly_until_compiled():
 
 
 def test_compile_setting_is_checked():
-    with pytest.raises(ValueError, match="'background'"):
+    with pytest.raises(ValueError, match="'deferred'"):
         fused.settings.compile = "later"
+    for bad in (-1.0, "2", True):
+        with pytest.raises(ValueError, match="compile_after"):
+            fused.settings.compile_after = bad
+
+
+def test_the_loop_runs_until_compile_after_has_passed(monkeypatch):
+    clock = [100.0]
+    monkeypatch.setattr(fused.time, "perf_counter", lambda: clock[0])
+    fused.settings.compile_after = 5.0
+    node = LIFNode(tau=3.0).double()
+    node.step_mode = "m"
+    x = _x(seed=5)
+    kinds = []
+    for advance in (0.0, 1.0, 3.9, 1.2, 0.0):  # seconds since the previous call
+        clock[0] += advance
+        kinds.append("Fused" in _run(node, x)[3])
+    # first call at t=0, then t=1, t=4.9 (< 5: still the loop), t=6.1 compiles, t=6.1 compiled
+    assert kinds == [False, False, False, True, True]
 
 
 def test_first_call_imports_no_compiler():

@@ -168,8 +168,8 @@ class _Kernel:
     """One step graph, run compiled or eagerly.
 
     ``mode``: ``False`` runs the traced graph eagerly; ``True`` compiles it on its first
-    call (eager if that fails); ``"background"`` runs it eagerly until the compile worker
-    (:mod:`snn_neurons._compile_worker`) has compiled it, then compiled.
+    call (eager if that fails); ``"deferred"`` does the same through
+    :mod:`snn_neurons._compile_worker` (on a fresh thread, while the caller waits).
     """
 
     def __init__(
@@ -196,11 +196,11 @@ class _Kernel:
     def __call__(self, *args: torch.Tensor) -> None:
         fn = self._fn
         if fn is None:
-            if self._mode == "background":
+            if self._mode == "deferred":
                 if not self._queued:
                     self._queued = True
                     _compile_worker.submit(self.build)
-                fn = self._gm
+                fn = self._fn or self._gm
             else:
                 self.build(args)
                 fn = self._fn
@@ -210,9 +210,8 @@ class _Kernel:
         """Compile now, on this thread (checked on copies of ``args``, or on examples)."""
         if self._fn is not None:
             return
-        background = self._mode == "background"
-        # the eager graph may be running on the caller's thread: compile a private copy
-        gm = self._retrace() if background else self._gm
+        background = self._mode == "deferred"  # already on the worker's fresh thread
+        gm = self._gm
 
         def build() -> Callable[..., Any]:
             probe = [a.detach().clone() for a in args] if args else self._examples()
@@ -235,10 +234,9 @@ class _Kernel:
                     RuntimeWarning,
                     stacklevel=5,
                 )
-            fn = self._gm if background else self._retrace()  # compile_fx may change gm
+            fn = self._retrace()  # compile_fx may have changed gm in place
         self._fn = fn
-        if not background:
-            self._gm = None
+        self._gm = None
 
 
 class _DefinitionCaller(nn.Module):

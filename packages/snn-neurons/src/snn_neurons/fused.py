@@ -38,15 +38,16 @@ compiling fails (e.g. no C++ compiler), one warning is issued and the same graph
 eagerly. Half-precision inputs are computed in float32 within a step and stored in their
 own dtype (``H`` is rounded to that dtype before the spike is taken from it).
 
-**Tiers** (``settings.compile``). Tracing and inductor's start-up take seconds, so by default
-(``"background"``) a configuration's first call runs the single-step loop and starts nothing
-else (no compiler is imported); from its second call a daemon thread
-(:mod:`snn_neurons._compile_worker`) traces and compiles its steps while calls keep running
-the loop, and the compiled steps take over once ready. A step variant first needed later
-(e.g. inference after training) runs its traced graph eagerly until compiled. Every tier
-computes the same values. :func:`wait_for_compile` blocks until the thread is done;
-``True`` traces and compiles on the first call, blocking; ``False`` runs the traced steps
-eagerly.
+**Tiers** (``settings.compile``). Tracing and inductor's start-up take seconds (about 12 s
+with empty caches, 3.4 s with warm ones, on 2 cores), so by default (``"deferred"``) a
+configuration runs the single-step loop, importing no compiler, until it has been in use for
+``settings.compile_after`` seconds (2 s by default, counted from its first call): a short
+script never waits for a compiler, and a long run pays the compile once, when it pays off.
+The call that crosses that time traces and compiles the steps (on a fresh thread,
+:mod:`snn_neurons._compile_worker`, while the caller waits: ``torch.fx`` tracing patches
+``nn.Module`` process-wide, so it must not overlap the caller's own module calls) and runs
+them; later calls run the compiled steps. Every tier computes the same values. ``True``
+traces and compiles on the first call; ``False`` runs the traced steps eagerly.
 
 **torch.compile.** Inside ``torch.compile`` tracing, the fused path is recorded as one opaque
 operator per neuron layer (:mod:`snn_neurons._fused_op`), not T unrolled steps. It returns
@@ -56,6 +57,7 @@ gives a reason, under ``torch.jit`` tracing and under ``torch.func`` transforms.
 
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -85,21 +87,31 @@ class FusedSettings:
         enabled: use the fused path (``False``: every neuron runs the single-step loop).
         recompute: save only the input and recompute the forward in backward (a neuron's
             ``fused_recompute`` attribute, if not ``None``, overrides this).
-        compile: ``"background"`` (default): a configuration's first calls run the
-            single-step loop while a daemon thread traces and compiles its steps, then the
-            compiled steps (results are equal either way; :func:`wait_for_compile` waits
-            for the thread); ``True``: trace and compile on the first call, blocking;
-            ``False``: trace on the first call and run the traced steps eagerly.
+        compile: ``"deferred"`` (default): a configuration runs the single-step loop and
+            compiles nothing until ``compile_after`` seconds have passed since its first
+            call; the next call then traces and compiles the fused steps (results are equal
+            either way); ``True``: trace and compile on the first call; ``False``: trace on
+            the first call and run the traced steps eagerly.
+        compile_after: seconds a configuration runs the loop before ``"deferred"`` compiles
+            its fused steps (``0``: on its second call).
     """
 
     enabled: bool = True
     recompute: bool = False
-    compile: bool | str = "background"
+    compile: bool | str = "deferred"
+    compile_after: float = 2.0
 
     def __setattr__(self, name: str, value: Any) -> None:
-        if name == "compile" and value not in (True, False, "background"):
+        if name == "compile" and value not in (True, False, "deferred"):
             raise ValueError(
-                f"snn_neurons.fused.settings.compile must be True, False or 'background', "
+                f"snn_neurons.fused.settings.compile must be True, False or 'deferred', "
+                f"got {value!r}"
+            )
+        if name == "compile_after" and (
+            isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0
+        ):
+            raise ValueError(
+                "snn_neurons.fused.settings.compile_after must be a number of seconds >= 0, "
                 f"got {value!r}"
             )
         super().__setattr__(name, value)
@@ -124,10 +136,9 @@ def clear_cache() -> None:
 
 
 def wait_for_compile(timeout: float | None = None) -> bool:
-    """Block until the background compiles (``settings.compile = "background"``) are done.
-
-    Returns ``False`` if ``timeout`` seconds ran out first. Later calls then run compiled
-    steps from their first step on (for benchmarks and tests).
+    """Block until pending compiles of the fused path are done (``False`` if ``timeout``
+    seconds ran out first). Compiles currently run while their caller waits, so this
+    returns at once; scripts that time a neuron can call it after its first calls.
     """
     return _compile_worker.wait(timeout)
 
@@ -176,8 +187,8 @@ def _config_key(neuron: Any) -> tuple[Any, ...]:
 
 
 _PLANS: dict[tuple[Any, ...], _Plan | None] = {}  # None: tracing failed, run the loop
-_PENDING: set[tuple[Any, ...]] = set()  # keys whose plan the compile worker is building
-_SEEN: set[tuple[Any, ...]] = set()  # keys called once (their build starts on the next call)
+_PENDING: set[tuple[Any, ...]] = set()  # keys whose plan is being built
+_SEEN: dict[tuple[Any, ...], float] = {}  # key -> time of its first call (deferred tier)
 
 
 # --------------------------------------------------------------------------- autograd
@@ -292,7 +303,7 @@ def plan_for(
     neuron: Any, x_seq: torch.Tensor, tensors: tuple[torch.Tensor, ...], grad_mask: Any, **opts: Any
 ) -> _Plan | None | Any:
     """The plan of ``neuron`` on ``x_seq``'s dtype and layout; ``None`` if it cannot be
-    traced; ``NotImplemented`` while the compile worker builds it (``opts``: the call's
+    traced; ``NotImplemented`` on its first call (``opts``: the call's
     ``grad``, ``recompute``, ``need_v_seq`` and ``need_gx``, or ``block=True``)."""
     named = [*neuron.named_parameters(recurse=False), *neuron.named_buffers(recurse=False)]
     names = tuple(name for name, _ in named)
@@ -312,13 +323,17 @@ def plan_for(
     if key in _PLANS:
         return _PLANS[key]
     args = (names, tensors, tuple(grad_mask), x_seq.dtype, flat, step_shape, x_seq.device, mode)
-    if mode != "background" or opts.get("block"):
+    if mode != "deferred" or opts.get("block"):
         plan = _make_plan(neuron, args)
         _store(key, plan)
         return plan
-    if key not in _SEEN:  # first call: the loop only, no compile work beside it
-        _SEEN.add(key)
-    elif key not in _PENDING:  # the worker traces and compiles; meanwhile the loop runs
+    first = _SEEN.get(key)
+    if first is None:  # the loop only, no compile work, until compile_after has passed
+        if len(_SEEN) >= _MAX_PLANS:
+            _SEEN.pop(next(iter(_SEEN)))
+        _SEEN[key] = time.perf_counter()
+    elif time.perf_counter() - first >= settings.compile_after and key not in _PENDING:
+        # this call traces and compiles, then runs the compiled steps
         _PENDING.add(key)
         proto = _snapshot(neuron)
         meta = tuple(torch.empty(t.shape, dtype=t.dtype, device="meta") for t in tensors)
@@ -335,7 +350,8 @@ def plan_for(
                 _store(key, plan)
                 _PENDING.discard(key)
 
-        _compile_worker.submit(job)
+        _compile_worker.submit(job)  # returns when the job is done
+        return _PLANS.get(key, NotImplemented)
     return NotImplemented
 
 
@@ -350,6 +366,8 @@ def fused_multi_step(
     if torch.jit.is_tracing() or not x_seq.is_floating_point() or x_seq.shape[0] == 0:
         return NotImplemented
     if torch.compiler.is_compiling():
+        if not hasattr(torch.library, "register_autograd"):  # torch < 2.4: no custom ops
+            return NotImplemented  # dynamo unrolls the single-step loop
         from snn_neurons._fused_op import compiled_multi_step
 
         return compiled_multi_step(neuron, x_seq, v, need_v_seq)
