@@ -8,6 +8,9 @@ interrupted run never leaves a half-written file, and a directory holding a run 
 overwritten unless asked (``overwrite=True``). ``resume`` continues a run from its last
 complete epoch and ends with the same metrics as an uninterrupted run. A NaN / inf loss
 stops training before anything non-finite is saved.
+
+Longer than our usual 600 lines: the loop, its resumable state and its fault handling
+(interrupts, non-finite losses, file-system errors) belong together and are read as one.
 """
 
 from __future__ import annotations

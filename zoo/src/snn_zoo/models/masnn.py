@@ -23,6 +23,9 @@ refines the membrane input of spiking layers. Two families are built here:
   decay_input=False, v_threshold=0.5)``, hard reset to 0, rectangular surrogate of width 1)
   and, as the official code, fires only where ``H > 0.5`` strictly
   (:class:`StrictThresholdLIFNode`).
+
+This file is longer than our usual 600 lines because it holds both families of the paper:
+they share its attention cells, neuron settings and model cards.
 """
 
 from __future__ import annotations
