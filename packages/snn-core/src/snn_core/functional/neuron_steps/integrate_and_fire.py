@@ -17,7 +17,10 @@ from snn_core.functional.neuron_steps._loop import (
     default_surrogate,
     run_steps,
 )
-from snn_core.functional.neuron_steps.reset import SurrogateFunction, fire, voltage_reset
+from snn_core.functional.neuron_steps.reset import (
+    SurrogateFunction,
+    fire_and_reset,
+)
 
 __all__ = ["if_charge", "if_step", "if_multi_step"]
 
@@ -29,8 +32,7 @@ def if_charge(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 
 def _if_step(x, v, v_threshold, v_reset, surrogate_function, detach_reset):
     h = if_charge(x, v)
-    spike = fire(h, v_threshold, surrogate_function)
-    return spike, voltage_reset(h, spike, v_threshold, v_reset, detach_reset)
+    return fire_and_reset(h, v_threshold, v_reset, surrogate_function, detach_reset)
 
 
 def if_step(

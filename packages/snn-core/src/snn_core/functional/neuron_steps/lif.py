@@ -24,7 +24,12 @@ from snn_core.functional.neuron_steps._loop import (
     default_surrogate,
     run_steps,
 )
-from snn_core.functional.neuron_steps.reset import SurrogateFunction, fire, voltage_reset
+from snn_core.functional.neuron_steps.reset import (
+    SurrogateFunction,
+    fire,
+    fire_and_reset,
+    voltage_reset,
+)
 
 __all__ = ["leaky_charge", "lif_charge", "lif_step", "lif_multi_step", "liaf_step"]
 
@@ -63,8 +68,7 @@ def lif_charge(
 
 def _lif_step(x, v, tau, decay_input, v_threshold, v_reset, surrogate_function, detach_reset):
     h = lif_charge(x, v, tau, decay_input, v_reset)
-    spike = fire(h, v_threshold, surrogate_function)
-    return spike, voltage_reset(h, spike, v_threshold, v_reset, detach_reset)
+    return fire_and_reset(h, v_threshold, v_reset, surrogate_function, detach_reset)
 
 
 def lif_step(

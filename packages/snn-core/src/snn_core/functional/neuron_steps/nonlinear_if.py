@@ -21,7 +21,10 @@ from snn_core.functional.neuron_steps._loop import (
     default_surrogate,
     run_steps,
 )
-from snn_core.functional.neuron_steps.reset import SurrogateFunction, fire, voltage_reset
+from snn_core.functional.neuron_steps.reset import (
+    SurrogateFunction,
+    fire_and_reset,
+)
 
 __all__ = ["qif_charge", "eif_charge", "qif_step", "qif_multi_step", "eif_step", "eif_multi_step"]
 
@@ -40,11 +43,6 @@ def eif_charge(
     return v + (x + v_rest - v + delta_T * torch.exp((v - theta_rh) / delta_T)) / tau
 
 
-def _fire_reset(h, v_threshold, v_reset, surrogate_function, detach_reset):
-    spike = fire(h, v_threshold, surrogate_function)
-    return spike, voltage_reset(h, spike, v_threshold, v_reset, detach_reset)
-
-
 def qif_step(
     x: torch.Tensor,
     v: torch.Tensor,
@@ -60,7 +58,7 @@ def qif_step(
     """One QIF step ``-> (S[t], V[t])`` (:func:`qif_charge`, fire, reset)."""
     check_state("qif_step", "v", v, x.shape)
     h = qif_charge(x, v, tau, v_rest, v_c, a0)
-    return _fire_reset(h, v_threshold, v_reset, surrogate_function, detach_reset)
+    return fire_and_reset(h, v_threshold, v_reset, surrogate_function, detach_reset)
 
 
 def qif_multi_step(
@@ -84,7 +82,7 @@ def qif_multi_step(
 
     def step(x, v_):
         h = qif_charge(x, v_, tau, v_rest, v_c, a0)
-        return _fire_reset(h, v_threshold, v_reset, sg, detach_reset)
+        return fire_and_reset(h, v_threshold, v_reset, sg, detach_reset)
 
     spikes, (v_last,), seqs = run_steps(step, x_seq, (v,), store_v_seq)
     return spikes, v_last, (seqs[0] if seqs is not None else None)
@@ -105,7 +103,7 @@ def eif_step(
     """One EIF step ``-> (S[t], V[t])`` (:func:`eif_charge` with ``Delta_T = delta_t``)."""
     check_state("eif_step", "v", v, x.shape)
     h = eif_charge(x, v, tau, v_rest, theta_rh, delta_t)
-    return _fire_reset(h, v_threshold, v_reset, surrogate_function, detach_reset)
+    return fire_and_reset(h, v_threshold, v_reset, surrogate_function, detach_reset)
 
 
 def eif_multi_step(
@@ -129,7 +127,7 @@ def eif_multi_step(
 
     def step(x, v_):
         h = eif_charge(x, v_, tau, v_rest, theta_rh, delta_t)
-        return _fire_reset(h, v_threshold, v_reset, sg, detach_reset)
+        return fire_and_reset(h, v_threshold, v_reset, sg, detach_reset)
 
     spikes, (v_last,), seqs = run_steps(step, x_seq, (v,), store_v_seq)
     return spikes, v_last, (seqs[0] if seqs is not None else None)

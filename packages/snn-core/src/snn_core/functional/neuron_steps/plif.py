@@ -18,7 +18,10 @@ from snn_core.functional.neuron_steps._loop import (
     run_steps,
 )
 from snn_core.functional.neuron_steps.lif import leaky_charge
-from snn_core.functional.neuron_steps.reset import SurrogateFunction, fire, voltage_reset
+from snn_core.functional.neuron_steps.reset import (
+    SurrogateFunction,
+    fire_and_reset,
+)
 
 __all__ = ["plif_charge", "plif_step", "plif_multi_step"]
 
@@ -33,8 +36,7 @@ def plif_charge(
 
 def _plif_step(x, v, w, decay_input, v_threshold, v_reset, surrogate_function, detach_reset):
     h = plif_charge(x, v, w, decay_input, v_reset)
-    spike = fire(h, v_threshold, surrogate_function)
-    return spike, voltage_reset(h, spike, v_threshold, v_reset, detach_reset)
+    return fire_and_reset(h, v_threshold, v_reset, surrogate_function, detach_reset)
 
 
 def plif_step(

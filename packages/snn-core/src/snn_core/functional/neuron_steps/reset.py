@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["fire", "voltage_reset"]
+__all__ = ["fire", "voltage_reset", "fire_and_reset"]
 
 SurrogateFunction = Callable[[torch.Tensor], torch.Tensor]
 
@@ -43,3 +43,16 @@ def voltage_reset(
     if v_reset is None:
         return v - spike * v_threshold
     return v * (1.0 - spike) + v_reset * spike
+
+
+def fire_and_reset(
+    h: torch.Tensor,
+    v_threshold: float | torch.Tensor,
+    v_reset: float | None,
+    surrogate_function: SurrogateFunction,
+    detach_reset: bool,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The common end of a step: ``(S[t], V[t])`` from the charged potential ``H[t]``
+    (:func:`fire`, then :func:`voltage_reset`)."""
+    spike = fire(h, v_threshold, surrogate_function)
+    return spike, voltage_reset(h, spike, v_threshold, v_reset, detach_reset)
