@@ -148,10 +148,14 @@ class MLP(nn.Module):
         else:
             tokens = flat.flatten(2)  # [TB, C, L]
             if self.kind == "linear":
-                y = bn(fc(tokens.transpose(1, 2)).transpose(1, 2))
+                # Token-major: BatchNorm1d over the contiguous [TB * L, C'] tokens (the same
+                # statistics as over [TB, C', L], without its slow strided path), returned
+                # as a [TB, C', L] view that the neuron keeps (see snn_neurons' layouts).
+                z = fc(tokens.transpose(1, 2))  # [TB, L, C']
+                y = bn(z.flatten(0, 1)).view(z.shape).transpose(1, 2)
             else:
                 y = bn(fc(tokens))
-            y = y.reshape(y.shape[0], y.shape[1], *flat.shape[2:])
+            y = y.unflatten(2, flat.shape[2:])
         return getattr(self, f"{name}_lif")(y.reshape(T, B, *y.shape[1:]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

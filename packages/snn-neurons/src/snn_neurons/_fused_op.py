@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from snn_neurons import fused as _fused
-from snn_neurons._fused_steps import _empty_like
+from snn_neurons._layouts import in_layout, initial, seq_like, step_like, views
 
 _TOKEN_OF: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 _NEURON_OF: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
@@ -50,40 +50,76 @@ def _mask(bits: int, n: int) -> list[bool]:
     return [bool(bits >> i & 1) for i in range(n)]
 
 
-def _plan(token: int, x: Tensor, tensors: list[Tensor], grad_mask: list[bool]) -> Any:
+_OP_PLANS: dict[tuple[Any, ...], tuple[Any, Any]] = {}  # call key -> (config key, plan)
+
+
+def _plan(token: int, x: Tensor, tensors: list[Tensor], grad_bits: int) -> Any:
+    """The neuron's plan for this call; a dictionary hit while its configuration (checked
+    cheaply by :func:`snn_neurons.fused._config_key`) and tensors are unchanged."""
     neuron = _NEURON_OF.get(token)
     if neuron is None:
         raise RuntimeError(
             "snn_neurons: a compiled graph calls the fused step of a neuron that no longer "
             "exists; compile the model again"
         )
+    config = _fused._config_key(neuron)
+    key = (
+        token,
+        grad_bits,
+        x.dtype,
+        x.device,
+        x.shape[1:],
+        tuple((t.dtype, t.shape) for t in tensors),
+        _fused.settings.compile,
+    )
+    hit = _OP_PLANS.get(key)
+    if hit is not None and hit[0] is config:
+        return hit[1]
+    grad_mask = _mask(grad_bits, len(tensors))
     plan = _fused.plan_for(neuron, x, tuple(tensors), grad_mask, block=True)
     if plan is None:  # tracing failed (warned): _token said it was fusable, so a bug
         raise RuntimeError(f"snn_neurons: cannot trace the steps of {type(neuron).__name__}")
+    if len(_OP_PLANS) >= _fused._MAX_PLANS:
+        _OP_PLANS.pop(next(iter(_OP_PLANS)))
+    _OP_PLANS[key] = (config, plan)
     return plan
 
 
-@torch.library.custom_op("snn_neurons::fused_forward", mutates_args=())
+@torch.library.custom_op(
+    "snn_neurons::fused_forward", mutates_args=(), tags=(torch.Tag.flexible_layout,)
+)
 def fused_forward(
     x: Tensor,
-    v0: Tensor,
+    v0: Tensor | None,
+    v_fill: float,
     tensors: list[Tensor],
     token: int,
     need_v_seq: bool,
     save: bool,
     recompute: bool,
     grad_bits: int,
+    keep_layout: bool,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """``(spikes, V[T-1], V or empty, saved-for-backward (H or V) or empty)``; bit i of
-    ``grad_bits``: ``tensors[i]`` needs a gradient."""
-    plan = _plan(token, x, tensors, _mask(grad_bits, len(tensors)))
-    x = x.contiguous()
-    spikes = _empty_like(x)
+    """``(spikes, V[T-1], V or empty, saved-for-backward (H or V) or empty)``; ``v0=None``:
+    the fresh state ``v_fill``; bit i of ``grad_bits``: ``tensors[i]`` needs a gradient."""
+    plan = _plan(token, x, tensors, grad_bits)
+    spikes = seq_like(x, keep_layout)
+    xs = in_layout(x, spikes)
     from_values = plan.needs_values
     keep = save and not recompute
-    v_seq = _empty_like(x) if need_v_seq or (keep and from_values) else None
-    h_seq = _empty_like(x) if keep and not from_values else None
-    v_last = plan.forward_loop(x, v0.contiguous(), tensors, spikes, h_seq, v_seq)
+    v_seq = torch.empty_like(spikes) if need_v_seq or (keep and from_values) else None
+    h_seq = torch.empty_like(spikes) if keep and not from_values else None
+    v_last = initial(v0, v_fill, spikes)
+    flat, flat1 = views(plan)
+    out = plan.forward_loop(
+        flat(xs),
+        flat1(v_last),
+        tensors,
+        flat(spikes),
+        None if h_seq is None else flat(h_seq),
+        None if v_seq is None else flat(v_seq),
+    )
+    flat1(v_last).copy_(out)
     empty = x.new_empty(0)
     if h_seq is not None:
         saved = h_seq
@@ -95,90 +131,117 @@ def fused_forward(
 
 
 @fused_forward.register_fake
-def _(x, v0, tensors, token, need_v_seq, save, recompute, grad_bits):
-    seq = torch.empty_like(x, memory_format=torch.contiguous_format)
+def _(x, v0, v_fill, tensors, token, need_v_seq, save, recompute, grad_bits, keep_layout):
+    seq = seq_like(x, keep_layout)
     empty = x.new_empty(0)
     return (
         seq,
-        torch.empty_like(v0, memory_format=torch.contiguous_format),
+        step_like(seq),
         torch.empty_like(seq) if need_v_seq else empty,
         torch.empty_like(seq) if save and not recompute else empty.clone(),
     )
 
 
-@torch.library.custom_op("snn_neurons::fused_backward", mutates_args=())
+@torch.library.custom_op(
+    "snn_neurons::fused_backward", mutates_args=(), tags=(torch.Tag.flexible_layout,)
+)
 def fused_backward(
     x: Tensor,
-    v0: Tensor,
+    v0: Tensor | None,
+    v_fill: float,
     saved: Tensor,
     tensors: list[Tensor],
-    g_spikes: Tensor,
-    g_v_last: Tensor,
+    g_spikes: Tensor | None,
+    g_v_last: Tensor | None,
     g_v_seq: Tensor | None,
     token: int,
     grad_bits: int,
+    keep_layout: bool,
 ) -> list[Tensor]:
-    """``[gX, gV[-1], *g_tensors]`` (zeros for the tensors that need no gradient)."""
+    """``[gX, gV[-1] (empty if v0 is None), *g_tensors]`` (zeros for the tensors that need
+    no gradient); a gradient given as None is zero."""
     grad_mask = _mask(grad_bits, len(tensors))
-    plan = _plan(token, x, tensors, grad_mask)
-    x, v0 = x.contiguous(), v0.contiguous()
+    plan = _plan(token, x, tensors, grad_bits)
+    g_x = seq_like(x, keep_layout)
+    flat, flat1 = views(plan)
+    v_init = initial(v0, v_fill, g_x)
     seq = saved
     if seq.numel() == 0 and x.numel() != 0:  # recompute: rerun the forward loop
-        seq = _empty_like(x)
-        if plan.needs_values:
-            plan.forward_loop(x, v0, tensors, None, None, seq)
-        else:
-            plan.forward_loop(x, v0, tensors, None, seq, None)
-    g_v = g_v_last.to(plan.cdtype).contiguous()
-    g_x = _empty_like(x)
+        seq = torch.empty_like(g_x)
+        xs = in_layout(x, g_x)
+        fwd_out = (None, flat(seq)) if plan.needs_values else (flat(seq), None)
+        plan.forward_loop(flat(xs), flat1(v_init), tensors, None, *fwd_out)
+    else:
+        seq = in_layout(seq, g_x)
+    g_s = torch.zeros_like(g_x) if g_spikes is None else in_layout(g_spikes, g_x)
+    g_v = step_like(g_x)
+    if g_v_last is None:
+        g_v.zero_()
+    else:
+        g_v.copy_(g_v_last)
+    g_v = flat1(g_v).to(plan.cdtype)
     gv, accs = plan.backward_loop(
-        x if plan.needs_values else None,
-        v0 if plan.needs_values else None,
-        seq,
+        flat(in_layout(x, g_x)) if plan.needs_values else None,
+        flat1(v_init) if plan.needs_values else None,
+        flat(seq),
         tuple(tensors),
-        g_spikes.contiguous(),
+        flat(g_s),
         g_v,
-        None if g_v_seq is None else g_v_seq.contiguous(),
-        g_x,
+        None if g_v_seq is None else flat(in_layout(g_v_seq, g_x)),
+        flat(g_x),
     )
     it = iter(accs)
     g_tensors = [
         next(it).view(t.shape).to(t.dtype) if m else torch.zeros_like(t)
         for t, m in zip(tensors, grad_mask)
     ]
-    return [g_x, gv.to(x.dtype), *g_tensors]
+    if v0 is None:
+        g_v0 = x.new_empty(0)
+    else:
+        g_v0 = step_like(g_x)
+        flat1(g_v0).copy_(gv)
+    return [g_x, g_v0, *g_tensors]
 
 
 @fused_backward.register_fake
-def _(x, v0, saved, tensors, g_spikes, g_v_last, g_v_seq, token, grad_bits):
+def _(x, v0, v_fill, saved, tensors, g_spikes, g_v_last, g_v_seq, token, grad_bits, keep_layout):
+    g_x = seq_like(x, keep_layout)
     return [
-        torch.empty_like(x, memory_format=torch.contiguous_format),
-        torch.empty_like(v0, memory_format=torch.contiguous_format),
+        g_x,
+        x.new_empty(0) if v0 is None else step_like(g_x),
         *(torch.empty_like(t) for t in tensors),
     ]
 
 
 def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
-    x, v0, tensors, token, need_v_seq, _save, _recompute, grad_bits = inputs
+    x, v0, v_fill, tensors, token, need_v_seq, _save, _recompute, grad_bits, keep = inputs
+    ctx.set_materialize_grads(False)  # unused outputs' gradients stay None, not zeros
     ctx.token, ctx.need_v_seq, ctx.grad_bits = token, need_v_seq, grad_bits
+    ctx.v_fill, ctx.keep_layout, ctx.fresh = v_fill, keep, v0 is None
     ctx.grad_mask = _mask(grad_bits, len(tensors))
     ctx.save_for_backward(x, v0, output[3], *tensors)
 
 
 def _backward(ctx: Any, g_spikes, g_v_last, g_v_seq, _g_saved) -> tuple[Any, ...]:
     x, v0, saved, *tensors = ctx.saved_tensors
-    if g_spikes is None:
-        g_spikes = torch.zeros_like(x)
-    if g_v_last is None:
-        g_v_last = torch.zeros_like(v0)
     if not ctx.need_v_seq:
         g_v_seq = None
     grads = torch.ops.snn_neurons.fused_backward(
-        x, v0, saved, tensors, g_spikes, g_v_last, g_v_seq, ctx.token, ctx.grad_bits
+        x,
+        None if ctx.fresh else v0,
+        ctx.v_fill,
+        saved,
+        tensors,
+        g_spikes,
+        g_v_last,
+        g_v_seq,
+        ctx.token,
+        ctx.grad_bits,
+        ctx.keep_layout,
     )
     g_x, g_v0, *g_tensors = grads
     g_tensors = [g if m else None for g, m in zip(g_tensors, ctx.grad_mask)]
-    return g_x, g_v0, g_tensors, None, None, None, None, None
+    return g_x, (None if ctx.fresh else g_v0), None, g_tensors, None, None, None, None, None, None
 
 
 fused_forward.register_autograd(_backward, setup_context=_setup_context)
@@ -195,6 +258,9 @@ def compiled_multi_step(
         *(t for _, t in neuron.named_parameters(recurse=False)),
         *(t for _, t in neuron.named_buffers(recurse=False)),
     ]
+    # A fresh state is the constant reset value: the operator makes it (no graph node).
+    fill = getattr(neuron, "_v_init_fill", None)
+    fresh = fill is not None and v is neuron.v and not v.requires_grad
     if v.dtype != x_seq.dtype:
         v = v.to(x_seq.dtype)
     grad_on = torch.is_grad_enabled() and (
@@ -203,7 +269,17 @@ def compiled_multi_step(
     grad_bits = sum(1 << i for i, t in enumerate(tensors) if grad_on and t.requires_grad)
     recompute = getattr(neuron, "fused_recompute", None)
     recompute = _fused.settings.recompute if recompute is None else bool(recompute)
+    keep_layout = all(t.numel() == 1 for t in tensors)  # elementwise steps (see _plan)
     spikes, v_last, v_seq, _ = fused_forward(
-        x_seq, v, tensors, token, need_v_seq, grad_on, recompute, grad_bits
+        x_seq,
+        None if fresh else v,
+        float(fill) if fresh else 0.0,
+        tensors,
+        token,
+        need_v_seq,
+        grad_on,
+        recompute,
+        grad_bits,
+        keep_layout,
     )
     return spikes, v_last, (v_seq if need_v_seq else None)

@@ -78,6 +78,42 @@ def _trace(
     return _in_fresh_thread(trace)
 
 
+def _direct_call(compiled: Callable[..., Any]) -> Callable[..., Any] | None:
+    """The generated code inside ``compile_fx``'s result, to call without its wrappers.
+
+    ``compile_fx`` returns the generated wrapper code inside dynamo's ``disable`` and
+    AOTAutograd's runtime wrappers (grad mode, mutation bookkeeping, pytree), which cost
+    more than a small step and several times more inside a ``torch.compile``'d model. A
+    step graph needs none of them: it takes plain tensors, writes its outputs in place
+    (in the generated code) and returns nothing. ``None`` if the result is not laid out
+    as expected (another torch version): the caller then keeps the wrapped function.
+    """
+    try:
+        from torch._inductor.output_code import CompiledFxGraph
+    except ImportError:
+        return None
+    seen: set[int] = set()
+    todo = [compiled]
+    while todo:
+        fn = todo.pop()
+        if id(fn) in seen:
+            continue
+        seen.add(id(fn))
+        if isinstance(fn, CompiledFxGraph):
+            runner = getattr(fn, "current_callable", None)
+            if runner is None or getattr(fn, "inputs_to_check", None) or fn.constants:
+                return None
+            return lambda *args: runner(list(args))
+        for cell in getattr(fn, "__closure__", None) or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                continue
+            if callable(value) and not isinstance(value, type):
+                todo.append(value)
+    return None
+
+
 def _compile(gm: torch.fx.GraphModule, half: bool, device_type: str) -> Callable[..., Any]:
     """Compile one step graph with inductor, for any length of its (symbolic) sizes.
 
@@ -218,7 +254,13 @@ class _Kernel:
             compiled = _compile(gm, self._half, probe[0].device.type)
             with torch.no_grad():
                 compiled(*probe)  # compile (torch.compile) and check on copies / examples
-            return compiled
+                direct = _direct_call(compiled)
+                if direct is not None:  # the same results without the wrappers, or not used
+                    again = [p.clone() for p in probe]
+                    direct(*again)
+                    if not all(torch.equal(a, b) for a, b in zip(probe, again)):
+                        direct = None
+            return direct or compiled
 
         try:
             fn = build() if background else _in_fresh_thread(build)

@@ -59,6 +59,7 @@ from __future__ import annotations
 
 import time
 import warnings
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,7 +68,8 @@ from snn_core.surrogate import SurrogateFunctionBase
 from torch.autograd.function import once_differentiable
 
 from snn_neurons import _compile_worker
-from snn_neurons._fused_steps import _empty_like, _NotFusable, _Plan, _snapshot
+from snn_neurons._fused_steps import _NotFusable, _Plan, _snapshot
+from snn_neurons._layouts import in_layout, initial, seq_like, step_like, views
 
 __all__ = [
     "FusedSettings",
@@ -179,11 +181,26 @@ def why_not_fused(neuron: Any) -> str | None:
 
 
 def _config_key(neuron: Any) -> tuple[Any, ...]:
+    """The neuron's configuration as a plan key, reused while nothing in its (or its
+    surrogate's) attributes changed: a cheap check on every call instead of a rebuild."""
+    sg = neuron.surrogate_function
+    stamp = (type(neuron), sg, tuple(vars(neuron).values()), tuple(vars(sg).values()))
+    hit = _CONFIG_KEYS.get(neuron)
+    if hit is not None:
+        try:
+            if hit[0] == stamp:
+                return hit[1]
+        except (RuntimeError, TypeError, ValueError):  # e.g. a new tensor attribute
+            pass
     attrs = sorted(
         (k, v) for k, v in vars(neuron).items() if k not in _BOOKKEEPING and _is_simple(v)
     )
-    sg = neuron.surrogate_function
-    return (type(neuron), tuple(attrs), type(sg), sg.cache_key())
+    key = (type(neuron), tuple(attrs), type(sg), sg.cache_key())
+    _CONFIG_KEYS[neuron] = (stamp, key)
+    return key
+
+
+_CONFIG_KEYS: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyDictionary()
 
 
 _PLANS: dict[tuple[Any, ...], _Plan | None] = {}  # None: tracing failed, run the loop
@@ -207,12 +224,22 @@ class _FusedFunction(torch.autograd.Function):
         *tensors: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         ctx.set_materialize_grads(False)
-        x = x_seq.contiguous()
-        spikes = _empty_like(x)
+        spikes = seq_like(x_seq, plan.flat)  # x_seq's layout if it can be kept
+        x = in_layout(x_seq, spikes)
         keep_v = need_v_seq or (plan.needs_values and not recompute)
-        v_seq = _empty_like(x) if keep_v else None
-        h_seq = _empty_like(x) if not (plan.needs_values or recompute) else None
-        v_last = plan.forward_loop(x, v_init, tensors, spikes, h_seq, v_seq)
+        v_seq = torch.empty_like(spikes) if keep_v else None
+        h_seq = torch.empty_like(spikes) if not (plan.needs_values or recompute) else None
+        flat, flat1 = views(plan)
+        v_last = step_like(spikes)
+        out = plan.forward_loop(
+            flat(x),
+            flat1(in_layout(v_init, v_last)),
+            tensors,
+            flat(spikes),
+            None if h_seq is None else flat(h_seq),
+            None if v_seq is None else flat(v_seq),
+        )
+        flat1(v_last).copy_(out)
         ctx.plan, ctx.v_fill = plan, v_fill
         if v_fill is not None:
             v_init = None  # a constant: rebuilt in backward, not saved
@@ -237,39 +264,51 @@ class _FusedFunction(torch.autograd.Function):
     ) -> tuple[torch.Tensor | None, ...]:
         plan: _Plan = ctx.plan
         saved = ctx.saved_tensors
+        flat, flat1 = views(plan)
         if ctx.mode == "h":
             x = v0 = None
             seq, tensors = saved[0], saved[1:]
+            ref = seq
         else:
-            x, v0 = saved[0].contiguous(), saved[1]
+            x_seq, v0 = saved[0], saved[1]
+            ref = seq_like(x_seq, plan.flat)  # the forward's layout
+            x = in_layout(x_seq, ref)
             seq, tensors = (saved[2], saved[3:]) if ctx.mode == "values" else (None, saved[2:])
-            if ctx.v_fill is not None:
-                v0 = torch.full(x.shape[1:], ctx.v_fill, dtype=x.dtype, device=x.device)
+            v0 = initial(v0, ctx.v_fill or 0.0, ref)
         if seq is None:
             # Recompute: rerun the forward loop for what backward reads (V or H).
-            seq = _empty_like(x)
-            if plan.needs_values:
-                plan.forward_loop(x, v0, tensors, None, None, seq)
-            else:
-                plan.forward_loop(x, v0, tensors, None, seq, None)
-        ref = seq
-        step_shape = ref.shape[1:]
+            seq = ref
+            out = (None, flat(seq)) if plan.needs_values else (flat(seq), None)
+            plan.forward_loop(flat(x), flat1(v0), tensors, None, *out)
         cd = plan.cdtype
-        g_spikes = torch.zeros_like(ref) if g_spikes is None else g_spikes.contiguous()
+        g_s = torch.zeros_like(ref) if g_spikes is None else in_layout(g_spikes, ref)
+        g_v = step_like(ref)
         if g_v_last is None:
-            g_v = torch.zeros(step_shape, dtype=cd, device=ref.device)
+            g_v.zero_()
         else:
-            g_v = g_v_last.to(cd).contiguous()
+            g_v.copy_(g_v_last)
         if g_v_seq is not None:
-            g_v_seq = g_v_seq.contiguous()
+            g_v_seq = flat(in_layout(g_v_seq, ref))
         need_gx, need_gv0 = ctx.needs_input_grad[4], ctx.needs_input_grad[5]
-        g_x = _empty_like(ref) if need_gx else None
-        gv, accs = plan.backward_loop(x, v0, seq, tensors, g_spikes, g_v, g_v_seq, g_x)
+        g_x = torch.empty_like(ref) if need_gx else None
+        gv, accs = plan.backward_loop(
+            None if x is None else flat(x),
+            None if v0 is None else flat1(v0),
+            flat(seq),
+            tensors,
+            flat(g_s),
+            flat1(g_v).to(cd),
+            g_v_seq,
+            None if g_x is None else flat(g_x),
+        )
         g_tensors: list[torch.Tensor | None] = []
         it = iter(accs)
         for t, m in zip(tensors, plan.grad_mask):
             g_tensors.append(next(it).view(t.shape).to(t.dtype) if m else None)
-        g_v0 = gv.to(plan.dtype) if need_gv0 else None
+        g_v0 = None
+        if need_gv0:
+            g_v0 = step_like(ref)
+            flat1(g_v0).copy_(gv)
         return (None, None, None, None, g_x, g_v0, *g_tensors)
 
 
@@ -402,12 +441,20 @@ def fused_multi_step(
     )
     if plan is None or plan is NotImplemented:
         return NotImplemented
-    v = v.contiguous()
     if grad_on:
         return _FusedFunction.apply(plan, recompute, need_v_seq, v_fill, x_seq, v, *tensors)
     with torch.no_grad():
-        x = x_seq.contiguous()
-        spikes = _empty_like(x)
-        v_seq = _empty_like(x) if need_v_seq else None
-        v_last = plan.forward_loop(x, v, tensors, spikes, None, v_seq)
+        spikes = seq_like(x_seq, plan.flat)  # x_seq's layout if it can be kept
+        v_seq = torch.empty_like(spikes) if need_v_seq else None
+        v_last = step_like(spikes)
+        flat, flat1 = views(plan)
+        out = plan.forward_loop(
+            flat(in_layout(x_seq, spikes)),
+            flat1(in_layout(v, v_last)),
+            tensors,
+            flat(spikes),
+            None,
+            None if v_seq is None else flat(v_seq),
+        )
+        flat1(v_last).copy_(out)
     return spikes, v_last, v_seq

@@ -47,6 +47,13 @@ def apply_projection(proj: nn.Module, bn: nn.Module, x: torch.Tensor) -> torch.T
     """
     T, N, C, L = x.shape
     flat = x.reshape(T * N, C, L)
+    if isinstance(proj, nn.Linear) and isinstance(bn, nn.BatchNorm1d):
+        # Token-major all the way: the Linear's [TN, L, C'] output is normalised as a
+        # contiguous [TN * L, C'] batch (the same statistics as over [TN, C', L], without
+        # BatchNorm's slow strided path) and returned as a [T, N, C', L] view. The neurons
+        # keep that layout, so the next Linear reads its tokens without a copy.
+        y = bn(proj(flat.transpose(1, 2)).flatten(0, 1))
+        return y.view(T, N, L, y.shape[1]).permute(0, 1, 3, 2)
     if isinstance(proj, nn.Linear):
         y = proj(flat.transpose(1, 2)).transpose(1, 2)
     else:
