@@ -4,7 +4,9 @@ Each run is a new Python process that builds ``LIFNode(step_mode='m')`` and time
 three forward + backward calls on ``[T, N] = [16, 65536]`` float32 (2 threads), then the
 steady-state call (median of 5, after ``snn_neurons.fused.wait_for_compile()``):
 
-- ``cold``: an empty inductor cache (``TORCHINDUCTOR_CACHE_DIR``), as on a new machine;
+- ``cold``: an empty inductor cache (``TORCHINDUCTOR_CACHE_DIR``) and an empty temporary
+  directory (``TMPDIR``: inductor keeps its precompiled C++ header there), as on a new
+  machine;
 - ``warm``: a second process on the same cache, as every later run;
 - ``reference``: SpikingJelly 2.0.0's ``LIFNode(step_mode='m')`` (its ``torch`` backend),
   when ``spikingjelly`` is importable by ``--reference-python``;
@@ -73,7 +75,8 @@ _CHILD = textwrap.dedent(
 
 
 def _run(python: str, impl: str, mode: str, cache: str) -> dict | None:
-    env = dict(os.environ, OMP_NUM_THREADS="2", TORCHINDUCTOR_CACHE_DIR=cache)
+    # TMPDIR too: inductor's precompiled C++ header lives under the temporary directory
+    env = dict(os.environ, OMP_NUM_THREADS="2", TORCHINDUCTOR_CACHE_DIR=cache, TMPDIR=cache)
     proc = subprocess.run(
         [python, "-c", _CHILD, impl, mode], capture_output=True, text=True, env=env
     )

@@ -1,13 +1,16 @@
 """``torch.compile`` of zoo models, and model training steps in float32 / bfloat16.
 
-Each measurement runs in a fresh subprocess (its own empty inductor cache, so compile
-times are cold), for our models and, when ``spikingjelly`` is importable, for the
+Each measurement runs in a fresh subprocess (its own empty inductor cache and temporary
+directory, where inductor keeps its precompiled C++ header, so compile times are cold), for our models and, when ``spikingjelly`` is importable, for the
 reference's Spikformer (its ``model.spikformer`` is built from the same layers):
 
 - ``compile``: ``torch.compile(model)``: the first fwd+bwd call (dynamo, AOTAutograd,
   inductor) minus an eager step;
 - ``eager`` / ``compiled``: the median fwd+bwd step (``loss.backward()``, no optimizer);
 - ``max |diff|``: compiled against eager outputs on the same weights and batch;
+- ``(no layout opt)`` rows: ``torch.compile(model, options={"layout_optimization": False})``,
+  which keeps inductor from converting every convolution to channels-last (on CPU it always
+  does), and with it the layout conversions around each neuron layer;
 - ``(unrolled)`` rows (``--unrolled``): the same with the fused path off, so that dynamo
   unrolls every neuron's loop over T (what ``torch.compile`` did before the operator;
   their ``eager`` column is then the single-step loop);
@@ -76,7 +79,7 @@ _CHILD = textwrap.dedent(
         import copy
         if spec.get("unrolled"):  # as before the fused operator: dynamo unrolls the T loop
             fused.settings.enabled = False
-        cm = torch.compile(copy.deepcopy(model))
+        cm = torch.compile(copy.deepcopy(model), options=spec.get("options"))
         res["eager"] = timed(model, 2)
         a = time.perf_counter(); step(cm); first = time.perf_counter() - a
         res["compile"] = first - res["eager"]
@@ -98,6 +101,7 @@ def _run(spec: dict, python: str) -> dict | None:
     env = dict(os.environ, OMP_NUM_THREADS=str(spec["threads"]))
     with tempfile.TemporaryDirectory() as cache:
         env["TORCHINDUCTOR_CACHE_DIR"] = cache
+        env["TMPDIR"] = cache  # inductor's precompiled C++ header lives there: cold too
         proc = subprocess.run(
             [python, "-c", _CHILD, json.dumps(spec)], capture_output=True, text=True, env=env
         )
@@ -134,15 +138,18 @@ def main() -> None:
     base = {"threads": args.threads, "repeats": reps}
     print("torch.compile of zoo models (cold inductor cache; fwd+bwd step, ms)")
     head = ("model", "B", "compile s", "eager", "compiled", "max|diff|")
-    print(f"{head[0]:22s} {head[1]:>3s} " + " ".join(f"{h:>9s}" for h in head[2:]))
+    print(f"{head[0]:34s} {head[1]:>3s} " + " ".join(f"{h:>9s}" for h in head[2:]))
     for name in ("spikformer_digits", "qkformer_digits"):
-        for unrolled in (False, True) if args.unrolled else (False,):
+        variants = [("", {}), (" (no layout opt)", {"options": {"layout_optimization": False}})]
+        if args.unrolled:
+            variants.append((" (unrolled)", {"unrolled": True}))
+        for suffix, extra in variants:
             spec = dict(base, impl="ours", model=name, batch=32, T=None, amp=False, compile=True)
-            r = _run(dict(spec, unrolled=unrolled), sys.executable)
+            r = _run(dict(spec, **extra), sys.executable)
             if r:
-                label = name + (" (unrolled)" if unrolled else "")
+                label = name + suffix
                 print(
-                    f"{label:22s} {32:3d} {r['compile']:9.1f} {_ms(r['eager'])} "
+                    f"{label:34s} {32:3d} {r['compile']:9.1f} {_ms(r['eager'])} "
                     f"{_ms(r['compiled'])} {r['diff']:9.2e}"
                 )
     if args.quick:
