@@ -1,8 +1,9 @@
 """``torch.compile`` of zoo models, and model training steps in float32 / bfloat16.
 
 Each measurement runs in a fresh subprocess (its own empty inductor cache and temporary
-directory, where inductor keeps its precompiled C++ header, so compile times are cold), for our models and, when ``spikingjelly`` is importable, for the
-reference's Spikformer (its ``model.spikformer`` is built from the same layers):
+directory, where inductor keeps its precompiled C++ header, so compile times are cold),
+for our models and, when ``spikingjelly`` is importable, for the reference's Spikformer
+(its ``model.spikformer`` is built from the same layers):
 
 - ``compile``: ``torch.compile(model)``: the first fwd+bwd call (dynamo, AOTAutograd,
   inductor) minus an eager step;

@@ -61,6 +61,9 @@ def test_compiled_fused_equals_single_step_loop_and_never_recompiles(make, monke
             node.reset()
             node(_x(T, n, seed))
     assert len(compiles) == warm, "a new T or N compiled a step again"
+    # the kernels are called without dynamo's / AOTAutograd's wrappers (checked on first use)
+    plan = next(p for p in fused._PLANS.values() if p is not None)
+    assert all(k._fn.__name__ == "call_direct" for k in plan._kernels.values())
 
 
 def test_compiled_bfloat16_runs_and_agrees_with_float32():

@@ -103,7 +103,11 @@ def _direct_call(compiled: Callable[..., Any]) -> Callable[..., Any] | None:
             runner = getattr(fn, "current_callable", None)
             if runner is None or getattr(fn, "inputs_to_check", None) or fn.constants:
                 return None
-            return lambda *args: runner(list(args))
+
+            def call_direct(*args: torch.Tensor, _run: Callable[..., Any] = runner) -> Any:
+                return _run(list(args))
+
+            return call_direct
         for cell in getattr(fn, "__closure__", None) or ():
             try:
                 value = cell.cell_contents
@@ -251,14 +255,14 @@ class _Kernel:
 
         def build() -> Callable[..., Any]:
             probe = [a.detach().clone() for a in args] if args else self._examples()
+            twin = [p.clone() for p in probe]
             compiled = _compile(gm, self._half, probe[0].device.type)
             with torch.no_grad():
                 compiled(*probe)  # compile (torch.compile) and check on copies / examples
                 direct = _direct_call(compiled)
-                if direct is not None:  # the same results without the wrappers, or not used
-                    again = [p.clone() for p in probe]
-                    direct(*again)
-                    if not all(torch.equal(a, b) for a, b in zip(probe, again)):
+                if direct is not None:  # the same writes without the wrappers, or not used
+                    direct(*twin)
+                    if not all(torch.equal(a, b) for a, b in zip(probe, twin)):
                         direct = None
             return direct or compiled
 
