@@ -10,9 +10,11 @@ far less to trace and compile. The operators run the same fused step loops as ea
 The neuron itself is not an operator input: a constant integer token, looked up in a
 registry of live neurons (weak references), tells the operator whose dynamics to run, and
 the neuron's parameters and buffers are passed as tensor inputs (so their gradients flow).
-Differences from eager mode: the operator always saves the input and the initial state for
-backward (eager mode saves only what backward reads), and the fused steps of a neuron
-configuration are traced on the operator's first run.
+Differences from eager mode: the operator always saves the input (and the initial state,
+unless it is the fresh constant, which the operator makes itself) for backward, where eager
+mode saves only what backward reads; the fused steps of a neuron configuration are traced
+on the operator's first run. Inputs in any layout are accepted (``flexible_layout``); see
+:mod:`snn_neurons._layouts` for the layouts the operators keep.
 """
 
 from __future__ import annotations

@@ -39,7 +39,8 @@ eagerly. Half-precision inputs are computed in float32 within a step and stored 
 own dtype (``H`` is rounded to that dtype before the spike is taken from it).
 
 **Tiers** (``settings.compile``). Tracing and inductor's start-up take seconds (about 12 s
-with empty caches, 3.4 s with warm ones, on 2 cores), so by default (``"deferred"``) a
+with empty caches, 3.4 s with warm ones, on 2 cores; 17 s when inductor's precompiled
+header must be built too), so by default (``"deferred"``) a
 configuration runs the single-step loop, importing no compiler, until it has been in use for
 ``settings.compile_after`` seconds (2 s by default, counted from its first call): a short
 script never waits for a compiler, and a long run pays the compile once, when it pays off.
@@ -48,6 +49,11 @@ The call that crosses that time traces and compiles the steps (on a fresh thread
 ``nn.Module`` process-wide, so it must not overlap the caller's own module calls) and runs
 them; later calls run the compiled steps. Every tier computes the same values. ``True``
 traces and compiles on the first call; ``False`` runs the traced steps eagerly.
+
+**Layouts.** Neurons whose tensors are all scalars keep an input whose time steps are dense
+blocks (channels-last, token-major views) in its own layout: no copy in, outputs and
+gradients with the input's strides (:mod:`snn_neurons._layouts`); other inputs go through
+contiguous buffers.
 
 **torch.compile.** Inside ``torch.compile`` tracing, the fused path is recorded as one opaque
 operator per neuron layer (:mod:`snn_neurons._fused_op`), not T unrolled steps. It returns
