@@ -26,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from snn_neurons import _layouts
 from snn_neurons import fused as _fused
 from snn_neurons._layouts import in_layout, initial, seq_like, step_like, views
 
@@ -100,12 +101,12 @@ def fused_forward(
     save: bool,
     recompute: bool,
     grad_bits: int,
-    keep_layout: bool,
+    layout: int,
 ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """``(spikes, V[T-1], V or empty, saved-for-backward (H or V) or empty)``; ``v0=None``:
     the fresh state ``v_fill``; bit i of ``grad_bits``: ``tensors[i]`` needs a gradient."""
     plan = _plan(token, x, tensors, grad_bits)
-    spikes = seq_like(x, keep_layout)
+    spikes = seq_like(x, layout)
     xs = in_layout(x, spikes)
     from_values = plan.needs_values
     keep = save and not recompute
@@ -133,8 +134,8 @@ def fused_forward(
 
 
 @fused_forward.register_fake
-def _(x, v0, v_fill, tensors, token, need_v_seq, save, recompute, grad_bits, keep_layout):
-    seq = seq_like(x, keep_layout)
+def _(x, v0, v_fill, tensors, token, need_v_seq, save, recompute, grad_bits, layout):
+    seq = seq_like(x, layout)
     empty = x.new_empty(0)
     return (
         seq,
@@ -158,13 +159,13 @@ def fused_backward(
     g_v_seq: Tensor | None,
     token: int,
     grad_bits: int,
-    keep_layout: bool,
+    layout: int,
 ) -> list[Tensor]:
     """``[gX, gV[-1] (empty if v0 is None), *g_tensors]`` (zeros for the tensors that need
     no gradient); a gradient given as None is zero."""
     grad_mask = _mask(grad_bits, len(tensors))
     plan = _plan(token, x, tensors, grad_bits)
-    g_x = seq_like(x, keep_layout)
+    g_x = seq_like(x, layout)
     flat, flat1 = views(plan)
     v_init = initial(v0, v_fill, g_x)
     seq = saved
@@ -206,8 +207,8 @@ def fused_backward(
 
 
 @fused_backward.register_fake
-def _(x, v0, v_fill, saved, tensors, g_spikes, g_v_last, g_v_seq, token, grad_bits, keep_layout):
-    g_x = seq_like(x, keep_layout)
+def _(x, v0, v_fill, saved, tensors, g_spikes, g_v_last, g_v_seq, token, grad_bits, layout):
+    g_x = seq_like(x, layout)
     return [
         g_x,
         x.new_empty(0) if v0 is None else step_like(g_x),
@@ -216,10 +217,10 @@ def _(x, v0, v_fill, saved, tensors, g_spikes, g_v_last, g_v_seq, token, grad_bi
 
 
 def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
-    x, v0, v_fill, tensors, token, need_v_seq, _save, _recompute, grad_bits, keep = inputs
+    x, v0, v_fill, tensors, token, need_v_seq, _save, _recompute, grad_bits, layout = inputs
     ctx.set_materialize_grads(False)  # unused outputs' gradients stay None, not zeros
     ctx.token, ctx.need_v_seq, ctx.grad_bits = token, need_v_seq, grad_bits
-    ctx.v_fill, ctx.keep_layout, ctx.fresh = v_fill, keep, v0 is None
+    ctx.v_fill, ctx.layout, ctx.fresh = v_fill, layout, v0 is None
     ctx.grad_mask = _mask(grad_bits, len(tensors))
     ctx.save_for_backward(x, v0, output[3], *tensors)
 
@@ -239,7 +240,7 @@ def _backward(ctx: Any, g_spikes, g_v_last, g_v_seq, _g_saved) -> tuple[Any, ...
         g_v_seq,
         ctx.token,
         ctx.grad_bits,
-        ctx.keep_layout,
+        ctx.layout,
     )
     g_x, g_v0, *g_tensors = grads
     g_tensors = [g if m else None for g, m in zip(g_tensors, ctx.grad_mask)]
@@ -247,6 +248,18 @@ def _backward(ctx: Any, g_spikes, g_v_last, g_v_seq, _g_saved) -> tuple[Any, ...
 
 
 fused_forward.register_autograd(_backward, setup_context=_setup_context)
+
+
+def _cl_feature_maps(x_seq: Tensor) -> bool:
+    """Whether to give ``[T, B, C, H, W]`` feature maps channels-last steps: inductor turns
+    every convolution on CPU channels-last (``layout_optimization``), and the next layer of
+    a feature map is usually one, so spikes in that layout need no conversion kernel before
+    it, and its gradient arrives in the layout ``H`` was saved in."""
+    if x_seq.dim() != 5 or x_seq.device.type != "cpu":
+        return False
+    from torch._inductor import config as inductor_config
+
+    return bool(inductor_config.layout_optimization)
 
 
 def compiled_multi_step(
@@ -271,7 +284,9 @@ def compiled_multi_step(
     grad_bits = sum(1 << i for i, t in enumerate(tensors) if grad_on and t.requires_grad)
     recompute = getattr(neuron, "fused_recompute", None)
     recompute = _fused.settings.recompute if recompute is None else bool(recompute)
-    keep_layout = all(t.numel() == 1 for t in tensors)  # elementwise steps (see _plan)
+    layout = _layouts.CONTIGUOUS
+    if all(t.numel() == 1 for t in tensors):  # elementwise steps: any layout will do
+        layout = _layouts.CHANNELS_LAST if _cl_feature_maps(x_seq) else _layouts.KEEP
     spikes, v_last, v_seq, _ = fused_forward(
         x_seq,
         None if fresh else v,
@@ -282,6 +297,6 @@ def compiled_multi_step(
         grad_on,
         recompute,
         grad_bits,
-        keep_layout,
+        layout,
     )
     return spikes, v_last, (v_seq if need_v_seq else None)

@@ -41,10 +41,18 @@ def time_major(x: Tensor) -> bool:
     )
 
 
-def seq_like(x: Tensor, keep_layout: bool) -> Tensor:
+CONTIGUOUS, KEEP, CHANNELS_LAST = 0, 1, 2  # the layouts ``seq_like`` can give
+
+
+def seq_like(x: Tensor, layout: int) -> Tensor:
     """An uninitialised ``[T, *]`` buffer in the fused path's layout for input ``x``:
-    ``x``'s own strides if ``keep_layout`` and its steps are dense blocks, else contiguous."""
-    if keep_layout and not x.is_contiguous() and time_major(x):
+    ``KEEP`` (or True): ``x``'s own strides if its steps are dense blocks; ``CHANNELS_LAST``:
+    each step of a 5-D ``[T, B, C, H, W]`` channels-last (else as ``KEEP``); contiguous
+    otherwise."""
+    if layout == CHANNELS_LAST and x.dim() == 5:
+        T, B, C, H, W = x.shape
+        t = x.new_empty((T, B, H, W, C)).permute(0, 1, 4, 2, 3)
+    elif layout and not x.is_contiguous() and time_major(x):
         t = torch.empty_like(x)
     else:
         t = torch.empty(x.shape, dtype=x.dtype, device=x.device)
