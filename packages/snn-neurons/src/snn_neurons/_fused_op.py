@@ -28,7 +28,8 @@ from torch import Tensor
 
 from snn_neurons import _layouts
 from snn_neurons import fused as _fused
-from snn_neurons._layouts import in_layout, initial, seq_like, step_like, views
+from snn_neurons._fused_run import run_backward, run_forward
+from snn_neurons._layouts import seq_like, step_like
 
 _TOKEN_OF: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
 _NEURON_OF: weakref.WeakValueDictionary[int, Any] = weakref.WeakValueDictionary()
@@ -106,23 +107,10 @@ def fused_forward(
     """``(spikes, V[T-1], V or empty, saved-for-backward (H or V) or empty)``; ``v0=None``:
     the fresh state ``v_fill``; bit i of ``grad_bits``: ``tensors[i]`` needs a gradient."""
     plan = _plan(token, x, tensors, grad_bits)
-    spikes = seq_like(x, layout)
-    xs = in_layout(x, spikes)
-    from_values = plan.needs_values
     keep = save and not recompute
-    v_seq = torch.empty_like(spikes) if need_v_seq or (keep and from_values) else None
-    h_seq = torch.empty_like(spikes) if keep and not from_values else None
-    v_last = initial(v0, v_fill, spikes)
-    flat, flat1 = views(plan)
-    out = plan.forward_loop(
-        flat(xs),
-        flat1(v_last),
-        tensors,
-        flat(spikes),
-        None if h_seq is None else flat(h_seq),
-        None if v_seq is None else flat(v_seq),
-    )
-    flat1(v_last).copy_(out)
+    keep_v = need_v_seq or (keep and plan.needs_values)
+    keep_h = keep and not plan.needs_values
+    spikes, v_last, h_seq, v_seq = run_forward(plan, x, v0, v_fill, tensors, layout, keep_h, keep_v)
     empty = x.new_empty(0)
     if h_seq is not None:
         saved = h_seq
@@ -163,46 +151,24 @@ def fused_backward(
 ) -> list[Tensor]:
     """``[gX, gV[-1] (empty if v0 is None), *g_tensors]`` (zeros for the tensors that need
     no gradient); a gradient given as None is zero."""
-    grad_mask = _mask(grad_bits, len(tensors))
     plan = _plan(token, x, tensors, grad_bits)
-    g_x = seq_like(x, layout)
-    flat, flat1 = views(plan)
-    v_init = initial(v0, v_fill, g_x)
-    seq = saved
-    if seq.numel() == 0 and x.numel() != 0:  # recompute: rerun the forward loop
-        seq = torch.empty_like(g_x)
-        xs = in_layout(x, g_x)
-        fwd_out = (None, flat(seq)) if plan.needs_values else (flat(seq), None)
-        plan.forward_loop(flat(xs), flat1(v_init), tensors, None, *fwd_out)
-    else:
-        seq = in_layout(seq, g_x)
-    g_s = torch.zeros_like(g_x) if g_spikes is None else in_layout(g_spikes, g_x)
-    g_v = step_like(g_x)
-    if g_v_last is None:
-        g_v.zero_()
-    else:
-        g_v.copy_(g_v_last)
-    g_v = flat1(g_v).to(plan.cdtype)
-    gv, accs = plan.backward_loop(
-        flat(in_layout(x, g_x)) if plan.needs_values else None,
-        flat1(v_init) if plan.needs_values else None,
-        flat(seq),
-        tuple(tensors),
-        flat(g_s),
-        g_v,
-        None if g_v_seq is None else flat(in_layout(g_v_seq, g_x)),
-        flat(g_x),
+    g_x, g_v0, g_tensors = run_backward(
+        plan,
+        layout,
+        x,
+        v0,
+        v_fill,
+        saved if saved.numel() or not x.numel() else None,  # empty: recompute
+        tensors,
+        g_spikes,
+        g_v_last,
+        g_v_seq,
+        True,
+        v0 is not None,
     )
-    it = iter(accs)
-    g_tensors = [
-        next(it).view(t.shape).to(t.dtype) if m else torch.zeros_like(t)
-        for t, m in zip(tensors, grad_mask)
-    ]
-    if v0 is None:
+    g_tensors = [torch.zeros_like(t) if g is None else g for g, t in zip(g_tensors, tensors)]
+    if g_v0 is None:
         g_v0 = x.new_empty(0)
-    else:
-        g_v0 = step_like(g_x)
-        flat1(g_v0).copy_(gv)
     return [g_x, g_v0, *g_tensors]
 
 

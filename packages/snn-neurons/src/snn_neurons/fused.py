@@ -74,8 +74,8 @@ from snn_core.surrogate import SurrogateFunctionBase
 from torch.autograd.function import once_differentiable
 
 from snn_neurons import _compile_worker
+from snn_neurons._fused_run import run_backward, run_forward
 from snn_neurons._fused_steps import _NotFusable, _Plan, _snapshot
-from snn_neurons._layouts import in_layout, initial, seq_like, step_like, views
 
 __all__ = [
     "FusedSettings",
@@ -230,22 +230,11 @@ class _FusedFunction(torch.autograd.Function):
         *tensors: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         ctx.set_materialize_grads(False)
-        spikes = seq_like(x_seq, plan.flat)  # x_seq's layout if it can be kept
-        x = in_layout(x_seq, spikes)
         keep_v = need_v_seq or (plan.needs_values and not recompute)
-        v_seq = torch.empty_like(spikes) if keep_v else None
-        h_seq = torch.empty_like(spikes) if not (plan.needs_values or recompute) else None
-        flat, flat1 = views(plan)
-        v_last = step_like(spikes)
-        out = plan.forward_loop(
-            flat(x),
-            flat1(in_layout(v_init, v_last)),
-            tensors,
-            flat(spikes),
-            None if h_seq is None else flat(h_seq),
-            None if v_seq is None else flat(v_seq),
+        keep_h = not (plan.needs_values or recompute)
+        spikes, v_last, h_seq, v_seq = run_forward(
+            plan, x_seq, v_init, None, tensors, plan.flat, keep_h, keep_v
         )
-        flat1(v_last).copy_(out)
         ctx.plan, ctx.v_fill = plan, v_fill
         if v_fill is not None:
             v_init = None  # a constant: rebuilt in backward, not saved
@@ -270,51 +259,26 @@ class _FusedFunction(torch.autograd.Function):
     ) -> tuple[torch.Tensor | None, ...]:
         plan: _Plan = ctx.plan
         saved = ctx.saved_tensors
-        flat, flat1 = views(plan)
         if ctx.mode == "h":
             x = v0 = None
             seq, tensors = saved[0], saved[1:]
-            ref = seq
         else:
-            x_seq, v0 = saved[0], saved[1]
-            ref = seq_like(x_seq, plan.flat)  # the forward's layout
-            x = in_layout(x_seq, ref)
+            x, v0 = saved[0], saved[1]
             seq, tensors = (saved[2], saved[3:]) if ctx.mode == "values" else (None, saved[2:])
-            v0 = initial(v0, ctx.v_fill or 0.0, ref)
-        if seq is None:
-            # Recompute: rerun the forward loop for what backward reads (V or H).
-            seq = ref
-            out = (None, flat(seq)) if plan.needs_values else (flat(seq), None)
-            plan.forward_loop(flat(x), flat1(v0), tensors, None, *out)
-        cd = plan.cdtype
-        g_s = torch.zeros_like(ref) if g_spikes is None else in_layout(g_spikes, ref)
-        g_v = step_like(ref)
-        if g_v_last is None:
-            g_v.zero_()
-        else:
-            g_v.copy_(g_v_last)
-        if g_v_seq is not None:
-            g_v_seq = flat(in_layout(g_v_seq, ref))
-        need_gx, need_gv0 = ctx.needs_input_grad[4], ctx.needs_input_grad[5]
-        g_x = torch.empty_like(ref) if need_gx else None
-        gv, accs = plan.backward_loop(
-            None if x is None else flat(x),
-            None if v0 is None else flat1(v0),
-            flat(seq),
+        g_x, g_v0, g_tensors = run_backward(
+            plan,
+            plan.flat,
+            x,
+            v0,
+            ctx.v_fill,
+            seq,
             tensors,
-            flat(g_s),
-            flat1(g_v).to(cd),
+            g_spikes,
+            g_v_last,
             g_v_seq,
-            None if g_x is None else flat(g_x),
+            ctx.needs_input_grad[4],
+            ctx.needs_input_grad[5],
         )
-        g_tensors: list[torch.Tensor | None] = []
-        it = iter(accs)
-        for t, m in zip(tensors, plan.grad_mask):
-            g_tensors.append(next(it).view(t.shape).to(t.dtype) if m else None)
-        g_v0 = None
-        if need_gv0:
-            g_v0 = step_like(ref)
-            flat1(g_v0).copy_(gv)
         return (None, None, None, None, g_x, g_v0, *g_tensors)
 
 
@@ -450,17 +414,7 @@ def fused_multi_step(
     if grad_on:
         return _FusedFunction.apply(plan, recompute, need_v_seq, v_fill, x_seq, v, *tensors)
     with torch.no_grad():
-        spikes = seq_like(x_seq, plan.flat)  # x_seq's layout if it can be kept
-        v_seq = torch.empty_like(spikes) if need_v_seq else None
-        v_last = step_like(spikes)
-        flat, flat1 = views(plan)
-        out = plan.forward_loop(
-            flat(in_layout(x_seq, spikes)),
-            flat1(in_layout(v, v_last)),
-            tensors,
-            flat(spikes),
-            None,
-            None if v_seq is None else flat(v_seq),
+        spikes, v_last, _, v_seq = run_forward(
+            plan, x_seq, v, None, tensors, plan.flat, False, need_v_seq
         )
-        flat1(v_last).copy_(out)
     return spikes, v_last, v_seq
