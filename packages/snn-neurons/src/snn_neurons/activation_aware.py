@@ -19,6 +19,8 @@ from snn_core.base import MemoryModule, check_multi_step_input
 from snn_core.functional import activation_aware_if_multi_step, activation_aware_if_step
 from snn_core.surrogate import Sigmoid, SurrogateFunctionBase
 
+from snn_neurons.base_node import states_like_step
+
 __all__ = ["ActivationAwareIFNode"]
 
 
@@ -144,16 +146,7 @@ class ActivationAwareIFNode(MemoryModule):
     def materialize_states(
         self, inputs: tuple[Any, ...], states: tuple[Any, ...], step_mode: str
     ) -> tuple[Any, ...]:
-        x = inputs[0] if step_mode == "s" else inputs[0][0]
-        v = states[0]
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            v = torch.full_like(x, float(v))
-        elif isinstance(v, torch.Tensor) and v.shape != x.shape:
-            raise ValueError(
-                f"ActivationAwareIFNode.v holds state of shape {tuple(v.shape)} from an earlier "
-                f"input, but the new input has shape {tuple(x.shape)}; call reset() first"
-            )
-        return (v,)
+        return states_like_step(self, inputs, states, step_mode)
 
     def single_step_functional_forward(
         self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any

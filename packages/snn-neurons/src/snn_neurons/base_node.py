@@ -164,20 +164,7 @@ class SimpleBaseNode(MemoryModule):
     ) -> tuple[Any, ...]:
         """Number states become ``full_like`` one input step; a tensor state must have that
         step's shape (as in the stateful forward). ``states`` itself is not modified."""
-        x = inputs[0][0] if step_mode == "m" else inputs[0]
-        out = []
-        for name, value in zip(tuple(self._memories), states, strict=True):
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                value = torch.full_like(x, float(value))
-            elif isinstance(value, torch.Tensor) and value.shape != x.shape:
-                raise ValueError(
-                    f"{type(self).__name__}.{name}: the state has shape {tuple(value.shape)} "
-                    f"but one step of the input has shape {tuple(x.shape)}; a state kept "
-                    "from an earlier input needs reset() (or functional.reset_net(net)) "
-                    "before a batch of another shape"
-                )
-            out.append(value)
-        return tuple(out)
+        return states_like_step(self, inputs, states, step_mode)
 
     def _is_plain_step(self) -> bool:
         """The single step is exactly charge -> fire -> reset of ``v`` alone."""
@@ -474,3 +461,25 @@ class NonSpikingBaseNode(MemoryModule, MultiStepModule):
 
     def extra_repr(self) -> str:
         return f"decode={self.decode!r}, step_mode=m"
+
+
+def states_like_step(
+    module: Any, inputs: tuple[Any, ...], states: tuple[Any, ...], step_mode: str
+) -> tuple[Any, ...]:
+    """``module``'s states for a functional step: a number becomes ``full_like`` one input
+    step; a tensor must have that step's shape (a state kept from an earlier input of
+    another shape asks for ``reset()``). ``states`` itself is not modified."""
+    x = inputs[0][0] if step_mode == "m" else inputs[0]
+    out = []
+    for name, value in zip(tuple(module._memories), states, strict=True):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = torch.full_like(x, float(value))
+        elif isinstance(value, torch.Tensor) and value.shape != x.shape:
+            raise ValueError(
+                f"{type(module).__name__}.{name}: the state has shape {tuple(value.shape)} "
+                f"but one step of the input has shape {tuple(x.shape)}; a state kept "
+                "from an earlier input needs reset() (or functional.reset_net(net)) "
+                "before a batch of another shape"
+            )
+        out.append(value)
+    return tuple(out)

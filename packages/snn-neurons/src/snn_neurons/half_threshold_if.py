@@ -77,15 +77,6 @@ class HalfThresholdIFNode(BaseNode):
     def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return if_charge(x, v)
 
-    def materialize_states(
-        self, inputs: tuple[Any, ...], states: tuple[Any, ...], step_mode: str
-    ) -> tuple[Any, ...]:
-        x = inputs[0] if step_mode == "s" else inputs[0][0]
-        v = states[0]
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            v = torch.full_like(x, float(v))
-        return (v, *states[1:])
-
     def single_step_functional_forward(
         self, inputs: tuple[torch.Tensor, ...], states: tuple[Any, ...], **kwargs: Any
     ) -> tuple[tuple[torch.Tensor], tuple[Any, ...]]:
