@@ -63,6 +63,21 @@ class _EulerNode(MemoryModule):
             )
         return value
 
+    def _cuba_init(self, tau_syn, tau_mem, r, v_leak, w_in, dt) -> None:
+        """The CubaLIF / CubaLI coefficients and the current ``I`` (from 0)."""
+        self._param("syn_decay", dt / np.asarray(tau_syn, dtype=np.float64))
+        self._param("mem_decay", dt / np.asarray(tau_mem, dtype=np.float64))
+        self._param("r", r)
+        self._param("v_leak", v_leak)
+        self._param("w_in", w_in)
+        self.register_memory("i", None)
+
+    def _cuba_charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """``I = I + a_syn (w_in X - I)`` (kept), then ``V + a_mem (v_leak - V + r I)``."""
+        i = self._state("i", x, 0.0)
+        self.i = i + self.syn_decay * (self.w_in * x - i)
+        return v + self.mem_decay * (self.v_leak - v + self.r * self.i)
+
 
 class _SpikingEulerNode(_EulerNode):
     """Fire ``Θ(H - v_threshold)`` and reset to ``v_reset`` (or subtract the threshold)."""
@@ -133,19 +148,10 @@ class NIRCubaLIF(_SpikingEulerNode):
         step_mode="s",
     ):
         super().__init__(v_threshold, v_reset, soft_reset, step_mode)
-        self._param("syn_decay", dt / np.asarray(tau_syn, dtype=np.float64))
-        self._param("mem_decay", dt / np.asarray(tau_mem, dtype=np.float64))
-        self._param("r", r)
-        self._param("v_leak", v_leak)
-        self._param("w_in", w_in)
-        self.register_memory("i", None)
+        self._cuba_init(tau_syn, tau_mem, r, v_leak, w_in, dt)
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        i = self._state("i", x, 0.0)
-        v = self._state("v", x, self._v0())
-        i = i + self.syn_decay * (self.w_in * x - i)
-        self.i = i
-        return self.fire_and_reset(v + self.mem_decay * (self.v_leak - v + self.r * i))
+        return self.fire_and_reset(self._cuba_charge(x, self._state("v", x, self._v0())))
 
 
 class NIRLI(_EulerNode):
@@ -169,19 +175,11 @@ class NIRCubaLI(_EulerNode):
 
     def __init__(self, tau_syn, tau_mem, r, v_leak, w_in, dt, step_mode="s"):
         super().__init__(step_mode)
-        self._param("syn_decay", dt / np.asarray(tau_syn, dtype=np.float64))
-        self._param("mem_decay", dt / np.asarray(tau_mem, dtype=np.float64))
-        self._param("r", r)
-        self._param("v_leak", v_leak)
-        self._param("w_in", w_in)
-        self.register_memory("i", None)
+        self._cuba_init(tau_syn, tau_mem, r, v_leak, w_in, dt)
         self.register_memory("v", None)
 
     def single_step_forward(self, x: torch.Tensor) -> torch.Tensor:
-        i = self._state("i", x, 0.0)
-        v = self._state("v", x, self.v_leak)
-        self.i = i + self.syn_decay * (self.w_in * x - i)
-        self.v = v + self.mem_decay * (self.v_leak - v + self.r * self.i)
+        self.v = self._cuba_charge(x, self._state("v", x, self.v_leak))
         return self.v
 
 
