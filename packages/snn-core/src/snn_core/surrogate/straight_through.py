@@ -47,7 +47,7 @@ class DeterministicPass(SurrogateFunctionBase):
         return grad_output * cls._instance().derivative(x)
 
 
-class PoissonPass(SurrogateFunctionBase):
+class PoissonPass(DeterministicPass):
     r"""Stochastic (Bernoulli / Poisson-rate) spikes with a straight-through gradient.
 
     Forward (``spiking=True``) samples :math:`s \sim \mathrm{Bernoulli}(x)` elementwise, so
@@ -63,23 +63,6 @@ class PoissonPass(SurrogateFunctionBase):
     Args:
         spiking: ``True``: Bernoulli spikes forward, gradient 1 backward; ``False``: identity.
     """
-
-    def __init__(self, spiking: bool = True) -> None:
-        super().__init__(spiking=spiking)
-
-    def primitive(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
-    def derivative(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.full_like(x, 1.0)
-
-    @classmethod
-    def backward(  # type: ignore[override]
-        cls, grad_output: torch.Tensor, x: torch.Tensor, *ignored: Any, **named: Any
-    ) -> torch.Tensor:
-        """``grad_output`` unchanged; extra arguments (the reference passes an unused
-        ``alpha``) are ignored."""
-        return grad_output * cls._instance().derivative(x)
 
     def spike_forward(self, x: torch.Tensor) -> torch.Tensor:
         """Bernoulli spikes with probability ``x`` (must lie in ``[0, 1]``)."""
