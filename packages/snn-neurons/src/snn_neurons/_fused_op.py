@@ -54,38 +54,17 @@ def _mask(bits: int, n: int) -> list[bool]:
     return [bool(bits >> i & 1) for i in range(n)]
 
 
-_OP_PLANS: dict[tuple[Any, ...], tuple[Any, Any]] = {}  # call key -> (config key, plan)
-
-
 def _plan(token: int, x: Tensor, tensors: list[Tensor], grad_bits: int) -> Any:
-    """The neuron's plan for this call; a dictionary hit while its configuration (checked
-    cheaply by :func:`snn_neurons.fused._config_key`) and tensors are unchanged."""
     neuron = _NEURON_OF.get(token)
     if neuron is None:
         raise RuntimeError(
             "snn_neurons: a compiled graph calls the fused step of a neuron that no longer "
             "exists; compile the model again"
         )
-    config = _fused._config_key(neuron)
-    key = (
-        token,
-        grad_bits,
-        x.dtype,
-        x.device,
-        x.shape[1:],
-        tuple((t.dtype, t.shape) for t in tensors),
-        _fused.settings.compile,
-    )
-    hit = _OP_PLANS.get(key)
-    if hit is not None and hit[0] is config:
-        return hit[1]
     grad_mask = _mask(grad_bits, len(tensors))
     plan = _fused.plan_for(neuron, x, tuple(tensors), grad_mask, block=True)
     if plan is None:  # tracing failed (warned): _token said it was fusable, so a bug
         raise RuntimeError(f"snn_neurons: cannot trace the steps of {type(neuron).__name__}")
-    if len(_OP_PLANS) >= _fused._MAX_PLANS:
-        _OP_PLANS.pop(next(iter(_OP_PLANS)))
-    _OP_PLANS[key] = (config, plan)
     return plan
 
 

@@ -139,6 +139,7 @@ def clear_cache() -> None:
     """Forget every traced and compiled step (they are rebuilt on next use)."""
     _compile_worker.wait()
     _PLANS.clear()
+    _CALL_SITES.clear()
     _PENDING.clear()
     _SEEN.clear()
 
@@ -210,6 +211,10 @@ _CONFIG_KEYS: weakref.WeakKeyDictionary[Any, tuple[Any, Any]] = weakref.WeakKeyD
 
 
 _PLANS: dict[tuple[Any, ...], _Plan | None] = {}  # None: tracing failed, run the loop
+# per neuron: call site (dtypes, shapes, grad mask, mode) -> (config key, plan), see plan_for
+_CALL_SITES: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Any]] = (
+    weakref.WeakKeyDictionary()
+)
 _PENDING: set[tuple[Any, ...]] = set()  # keys whose plan is being built
 _SEEN: dict[tuple[Any, ...], float] = {}  # key -> time of its first call (deferred tier)
 
@@ -308,19 +313,44 @@ def _store(key: tuple[Any, ...], plan: _Plan | None) -> None:
     _PLANS[key] = plan
 
 
+def _remember(neuron: Any, site: tuple[Any, ...], config: Any, plan: Any) -> Any:
+    sites = _CALL_SITES.get(neuron)
+    if sites is None:
+        sites = _CALL_SITES[neuron] = {}
+    elif len(sites) >= 8:  # a few shapes per neuron at most in practice
+        sites.clear()
+    sites[site] = (config, plan)
+    return plan
+
+
 def plan_for(
     neuron: Any, x_seq: torch.Tensor, tensors: tuple[torch.Tensor, ...], grad_mask: Any, **opts: Any
 ) -> _Plan | None | Any:
     """The plan of ``neuron`` on ``x_seq``'s dtype and layout; ``None`` if it cannot be
     traced; ``NotImplemented`` on its first call (``opts``: the call's
     ``grad``, ``recompute``, ``need_v_seq`` and ``need_gx``, or ``block=True``)."""
+    mode = settings.compile
+    config = _config_key(neuron)
+    # the call site's last plan, while the configuration key (the same object while the
+    # neuron's attributes are unchanged) and the tensors' layout are those it was made for
+    site = (
+        x_seq.dtype,
+        x_seq.device,
+        x_seq.shape[1:],
+        tuple(grad_mask),
+        tuple((t.dtype, t.shape) for t in tensors),
+        mode,
+    )
+    sites = _CALL_SITES.get(neuron)
+    hit = None if sites is None else sites.get(site)
+    if hit is not None and hit[0] is config:
+        return hit[1]
     named = [*neuron.named_parameters(recurse=False), *neuron.named_buffers(recurse=False)]
     names = tuple(name for name, _ in named)
     flat = all(t.numel() == 1 for t in tensors)
     step_shape = tuple(x_seq.shape[1:])
-    mode = settings.compile
     key = (
-        _config_key(neuron),
+        config,
         names,
         tuple((tuple(t.shape), t.dtype) for t in tensors),
         tuple(grad_mask),
@@ -330,12 +360,12 @@ def plan_for(
         mode,
     )
     if key in _PLANS:
-        return _PLANS[key]
+        return _remember(neuron, site, config, _PLANS[key])
     args = (names, tensors, tuple(grad_mask), x_seq.dtype, flat, step_shape, x_seq.device, mode)
     if mode != "deferred" or opts.get("block"):
         plan = _make_plan(neuron, args)
         _store(key, plan)
-        return plan
+        return _remember(neuron, site, config, plan)
     first = _SEEN.get(key)
     if first is None:  # the loop only, no compile work, until compile_after has passed
         if len(_SEEN) >= _MAX_PLANS:
