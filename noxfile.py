@@ -15,9 +15,11 @@ beside the matching torch build.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import nox
+import nox.command
 
 ROOT = Path(__file__).parent
 CONSTRAINTS = str(ROOT / "ci" / "constraints.txt")
@@ -66,8 +68,28 @@ NVRTC = ["nvidia-cuda-nvrtc-cu12"]
 ALL_LOCAL = ["./packages/snn-core", "./packages/snn-neurons", "./packages/snn-layers", "./zoo"]
 
 
+# pip resumes a dropped download this many times (pip >= 25.1; older pips ignore the variable).
+os.environ.setdefault("PIP_RESUME_RETRIES", "30")
+# Seconds to wait before each new try of a failed install: CI's network drops downloads now
+# and then, and pip's own retries follow one another at once.
+INSTALL_RETRY_PAUSES_S = (20, 60)
+
+
+def _pip_install(session: nox.Session, *args: str) -> None:
+    """``session.install`` with up to ``len(INSTALL_RETRY_PAUSES_S)`` retries after pauses."""
+    for attempt, pause in enumerate((*INSTALL_RETRY_PAUSES_S, None), start=1):
+        try:
+            session.install(*args)
+            return
+        except nox.command.CommandFailed:
+            if pause is None:
+                raise
+            session.warn(f"install failed (attempt {attempt}); trying again in {pause} s")
+            time.sleep(pause)
+
+
 def _install(session: nox.Session, *specs: str, constraints: str = CONSTRAINTS) -> None:
-    session.install("-c", constraints, *specs)
+    _pip_install(session, "-c", constraints, *specs)
 
 
 def _pytest(session: nox.Session, *args: str) -> None:
@@ -111,7 +133,7 @@ def kernels(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
     """ruff lint and format check over the whole tree."""
-    session.install("ruff==0.17.6")
+    _pip_install(session, "ruff==0.17.6")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
