@@ -28,6 +28,18 @@ def fused_settings(**kwargs: bool) -> Iterator[None]:
             setattr(fused.settings, k, v)
 
 
+@contextmanager
+def eager_steps_fresh_dynamo() -> Iterator[None]:
+    """The fused path with eager (uncompiled) step graphs, between two ``torch._dynamo``
+    resets: for tests that ``torch.compile`` networks and must not see each other's graphs."""
+    torch._dynamo.reset()
+    try:
+        with fused_settings(enabled=True, compile=False, recompute=False):
+            yield
+    finally:
+        torch._dynamo.reset()
+
+
 def loss_weights(T: int, shape: tuple[int, ...], seed: int = 1) -> list[torch.Tensor]:
     """Fixed random weights of the spikes, the last ``v`` and ``v_seq`` in the test loss."""
     g = torch.Generator().manual_seed(seed)

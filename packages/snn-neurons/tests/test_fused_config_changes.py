@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import pytest
 import torch
-from core_neuron_refs import fused_settings
+from core_neuron_refs import eager_steps_fresh_dynamo
 from snn_core import surrogate
 from snn_neurons import LIFNode
 
 
 @pytest.fixture(autouse=True)
 def _eager_steps():
-    torch._dynamo.reset()
-    with fused_settings(enabled=True, compile=False, recompute=False):
+    with eager_steps_fresh_dynamo():
         yield
-    torch._dynamo.reset()
 
 
 def _x() -> torch.Tensor:

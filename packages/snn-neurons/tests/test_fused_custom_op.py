@@ -9,17 +9,15 @@ import copy
 
 import pytest
 import torch
-from core_neuron_refs import fused_settings
+from core_neuron_refs import eager_steps_fresh_dynamo, fused_settings
 from snn_neurons import LIFNode, ParametricLIFNode, fused
 from torch import nn
 
 
 @pytest.fixture(autouse=True)
 def _eager_steps():
-    torch._dynamo.reset()
-    with fused_settings(enabled=True, compile=False, recompute=False):
+    with eager_steps_fresh_dynamo():
         yield
-    torch._dynamo.reset()
 
 
 def _net(store_v_seq: bool = False) -> nn.Sequential:
