@@ -232,6 +232,15 @@ def test_poisson_pass_rejects_non_probabilities(bad: float) -> None:
         PoissonPass()(torch.tensor([0.2, bad]))
 
 
+def test_straight_through_surrogates_are_siblings_as_in_the_reference() -> None:
+    # SpikingJelly 2.0.0: both derive from SurrogateFunctionBase, neither from the other, so
+    # code that dispatches on isinstance(sg, DeterministicPass) sees the same classes.
+    assert not issubclass(PoissonPass, DeterministicPass)
+    assert not issubclass(DeterministicPass, PoissonPass)
+    assert issubclass(PoissonPass, SurrogateFunctionBase)
+    assert issubclass(DeterministicPass, SurrogateFunctionBase)
+
+
 def test_straight_through_surrogates_are_identity_when_not_spiking() -> None:
     x = torch.tensor([-2.0, 0.0, 3.0])
     assert PoissonPass(spiking=False)(x) is x

@@ -15,19 +15,9 @@ from snn_core.surrogate.base import SurrogateFunctionBase
 __all__ = ["DeterministicPass", "PoissonPass"]
 
 
-class DeterministicPass(SurrogateFunctionBase):
-    r"""Straight-through estimator for the Heaviside step.
-
-    Forward (``spiking=True``) is ``heaviside(x)``; backward passes the gradient unchanged:
-
-    .. math::
-        g(x) = x, \qquad g'(x) = 1
-
-    With ``spiking=False`` forward returns ``x`` itself, as the reference does.
-
-    Args:
-        spiking: ``True``: heaviside forward, gradient 1 backward; ``False``: identity.
-    """
+class _StraightThrough(SurrogateFunctionBase):
+    """``g(x) = x``, ``g'(x) = 1``: what both straight-through surrogates share. Private, so
+    that, as in the reference, neither is a subclass of the other."""
 
     def __init__(self, spiking: bool = True) -> None:
         super().__init__(spiking=spiking)
@@ -47,7 +37,22 @@ class DeterministicPass(SurrogateFunctionBase):
         return grad_output * cls._instance().derivative(x)
 
 
-class PoissonPass(DeterministicPass):
+class DeterministicPass(_StraightThrough):
+    r"""Straight-through estimator for the Heaviside step.
+
+    Forward (``spiking=True``) is ``heaviside(x)``; backward passes the gradient unchanged:
+
+    .. math::
+        g(x) = x, \qquad g'(x) = 1
+
+    With ``spiking=False`` forward returns ``x`` itself, as the reference does.
+
+    Args:
+        spiking: ``True``: heaviside forward, gradient 1 backward; ``False``: identity.
+    """
+
+
+class PoissonPass(_StraightThrough):
     r"""Stochastic (Bernoulli / Poisson-rate) spikes with a straight-through gradient.
 
     Forward (``spiking=True``) samples :math:`s \sim \mathrm{Bernoulli}(x)` elementwise, so
