@@ -14,8 +14,11 @@ beside the matching torch build.
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import nox
@@ -88,6 +91,29 @@ def _pip_install(session: nox.Session, *args: str) -> None:
             time.sleep(pause)
 
 
+# With SNN_NOX_PRUNE_VENVS=1 (set by .ci/run) each session deletes its virtual environment when
+# it ends, passed or failed. The timm sessions' environments hold a CUDA build of torch (about
+# 6 GB each) and all of them together about 18 GB: more than a CI machine may have free. Pruned,
+# the disk holds one environment at a time.
+PRUNE_VENVS = os.environ.get("SNN_NOX_PRUNE_VENVS") == "1"
+
+
+def _pruned(func: Callable[..., None]) -> Callable[..., None]:
+    """Run a session, then delete its virtual environment if ``PRUNE_VENVS``."""
+
+    @functools.wraps(func)
+    def run(session: nox.Session, **kwargs: str) -> None:
+        try:
+            func(session, **kwargs)
+        finally:
+            location = getattr(session.virtualenv, "location", None)
+            if PRUNE_VENVS and location and Path(location).is_dir():
+                shutil.rmtree(location, ignore_errors=True)
+                session.log(f"removed {location} (SNN_NOX_PRUNE_VENVS=1)")
+
+    return run
+
+
 def _install(session: nox.Session, *specs: str, constraints: str = CONSTRAINTS) -> None:
     _pip_install(session, "-c", constraints, *specs)
 
@@ -97,6 +123,7 @@ def _pytest(session: nox.Session, *args: str) -> None:
 
 
 @nox.session(python=PYTHON)
+@_pruned
 @nox.parametrize("package", list(PACKAGES), ids=list(PACKAGES))
 def tests(session: nox.Session, package: str) -> None:
     """Install one package (and its local dependencies) and run its tests."""
@@ -110,6 +137,7 @@ def tests(session: nox.Session, package: str) -> None:
 
 
 @nox.session(python=PYTHON)
+@_pruned
 def integration(session: nox.Session) -> None:
     """Cross-package tests: install-alone checks, end-to-end training, two-process runs,
     a zoo model trained with timm's training pieces."""
@@ -118,6 +146,7 @@ def integration(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+@_pruned
 def kernels(session: nox.Session) -> None:
     """Generated Triton kernels under TRITON_INTERPRET=1 and CUDA sources through NVRTC."""
     _install(
@@ -131,6 +160,7 @@ def kernels(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+@_pruned
 def lint(session: nox.Session) -> None:
     """ruff lint and format check over the whole tree."""
     _pip_install(session, "ruff==0.17.6")
@@ -139,6 +169,7 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session(python=PYTHON)
+@_pruned
 def docs(session: nox.Session) -> None:
     """Build the documentation site with --strict (broken references fail)."""
     _install(session, *ALL_LOCAL, "-r", "docs/requirements.txt")
