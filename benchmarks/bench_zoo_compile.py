@@ -12,6 +12,9 @@ for our models and, when ``spikingjelly`` is importable, for the reference's Spi
 - ``(no layout opt)`` rows: ``torch.compile(model, options={"layout_optimization": False})``,
   which keeps inductor from converting every convolution to channels-last (on CPU it always
   does), and with it the layout conversions around each neuron layer;
+- ``(cpp wrapper)`` rows (``--cpp-wrapper``): ``torch.compile(model, options={"cpp_wrapper":
+  True})``: inductor calls the graph's kernels from generated C++ instead of Python (one
+  larger ``g++`` run per graph: a longer compile, less overhead per step);
 - ``(unrolled)`` rows (``--unrolled``): the same with the fused path off, so that dynamo
   unrolls every neuron's loop over T (what ``torch.compile`` did before the operator;
   their ``eager`` column is then the single-step loop);
@@ -133,6 +136,12 @@ def main() -> None:
         help="also compile with the fused path off (dynamo unrolls each neuron's T loop, as "
         "before the fused operator existed; slow)",
     )
+    p.add_argument(
+        "--cpp-wrapper",
+        action="store_true",
+        help="also compile with options={'cpp_wrapper': True} (C++ instead of Python calls "
+        "the kernels; longer compile)",
+    )
     p.add_argument("--reference-python", default=sys.executable, help="python with spikingjelly")
     args = p.parse_args()
     reps = 3 if args.quick else 5
@@ -142,6 +151,8 @@ def main() -> None:
     print(f"{head[0]:34s} {head[1]:>3s} " + " ".join(f"{h:>9s}" for h in head[2:]))
     for name in ("spikformer_digits", "qkformer_digits"):
         variants = [("", {}), (" (no layout opt)", {"options": {"layout_optimization": False}})]
+        if args.cpp_wrapper:
+            variants.append((" (cpp wrapper)", {"options": {"cpp_wrapper": True}}))
         if args.unrolled:
             variants.append((" (unrolled)", {"unrolled": True}))
         for suffix, extra in variants:
