@@ -98,8 +98,9 @@ def _pip_install(session: nox.Session, *args: str) -> None:
 PRUNE_VENVS = os.environ.get("SNN_NOX_PRUNE_VENVS") == "1"
 
 
-def _pruned(func: Callable[..., None]) -> Callable[..., None]:
-    """Run a session, then delete its virtual environment if ``PRUNE_VENVS``."""
+def _session(func: Callable[..., None]) -> Callable[..., None]:
+    """``nox.session(python=PYTHON)`` whose virtual environment is deleted when it ends if
+    ``PRUNE_VENVS``."""
 
     @functools.wraps(func)
     def run(session: nox.Session, **kwargs: str) -> None:
@@ -111,7 +112,7 @@ def _pruned(func: Callable[..., None]) -> Callable[..., None]:
                 shutil.rmtree(location, ignore_errors=True)
                 session.log(f"removed {location} (SNN_NOX_PRUNE_VENVS=1)")
 
-    return run
+    return nox.session(python=PYTHON)(run)
 
 
 def _install(session: nox.Session, *specs: str, constraints: str = CONSTRAINTS) -> None:
@@ -122,8 +123,7 @@ def _pytest(session: nox.Session, *args: str) -> None:
     session.run("python", "-m", "pytest", *args, *session.posargs)
 
 
-@nox.session(python=PYTHON)
-@_pruned
+@_session
 @nox.parametrize("package", list(PACKAGES), ids=list(PACKAGES))
 def tests(session: nox.Session, package: str) -> None:
     """Install one package (and its local dependencies) and run its tests."""
@@ -136,8 +136,7 @@ def tests(session: nox.Session, package: str) -> None:
     _pytest(session, test_dir, "-q", "-m", "not kernels")
 
 
-@nox.session(python=PYTHON)
-@_pruned
+@_session
 def integration(session: nox.Session) -> None:
     """Cross-package tests: install-alone checks, end-to-end training, two-process runs,
     a zoo model trained with timm's training pieces."""
@@ -145,8 +144,7 @@ def integration(session: nox.Session) -> None:
     _pytest(session, "tests", "-q")
 
 
-@nox.session(python=PYTHON)
-@_pruned
+@_session
 def kernels(session: nox.Session) -> None:
     """Generated Triton kernels under TRITON_INTERPRET=1 and CUDA sources through NVRTC."""
     _install(
@@ -159,8 +157,7 @@ def kernels(session: nox.Session) -> None:
     _pytest(session, "./packages/snn-neurons/tests", "-q", "-m", "kernels")
 
 
-@nox.session(python=PYTHON)
-@_pruned
+@_session
 def lint(session: nox.Session) -> None:
     """ruff lint and format check over the whole tree."""
     _pip_install(session, "ruff==0.17.6")
@@ -168,15 +165,14 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
-@nox.session(python=PYTHON)
-@_pruned
+@_session
 def docs(session: nox.Session) -> None:
     """Build the documentation site with --strict (broken references fail)."""
     _install(session, *ALL_LOCAL, "-r", "docs/requirements.txt")
     session.run("mkdocs", "build", "--strict", "--site-dir", str(ROOT / "site"))
 
 
-@nox.session(python=PYTHON)
+@_session
 def bench(session: nox.Session) -> None:
     """Speed and memory benchmarks; prints tables (never asserts timings)."""
     # the reference, measured side by side in the first-call and zoo-compile tables
