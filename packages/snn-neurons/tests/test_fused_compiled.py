@@ -106,3 +106,49 @@ def test_torch_compile_of_a_network_with_neurons():
     torch.testing.assert_close(net[0].weight.grad, eager[0].weight.grad)
     torch.testing.assert_close(net[1].v, eager[1].v)
     assert uses_fused_path(eager[1], x[:, :, :5])  # eager calls still take the fused path
+
+
+class _ConvBNLIF(nn.Module):
+    """``[T, B, C, N]`` -> conv1d -> BN -> LIF -> conv1d, as the zoo's attention blocks."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(8, 16, 1)
+        self.bn = nn.BatchNorm1d(16)
+        self.lif = LIFNode(step_mode="m", tau=2.0, detach_reset=True)
+        self.head = nn.Conv1d(16, 4, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        T, B, _, N = x.shape
+        y = self.bn(self.conv(x.flatten(0, 1))).reshape(T, B, 16, N)
+        return self.head(self.lif(y).flatten(0, 1)).reshape(T, B, 4, N)
+
+
+def test_torch_compile_survives_a_new_batch_size():
+    """A smaller last batch makes dynamo recompile with a symbolic batch size; inductor then
+    failed ('cannot determine truth value of Relational') on the neuron's saved input."""
+    torch._dynamo.reset()
+    torch.manual_seed(0)
+    net = _ConvBNLIF()
+    eager = copy.deepcopy(net)
+    compiled = torch.compile(net)
+    g = torch.Generator().manual_seed(1)
+    try:
+        for batch in (8, 5, 6):
+            x = torch.randn(4, batch, 8, 16, generator=g)
+            results = []
+            for model in (compiled, eager):
+                getattr(model, "_orig_mod", model).lif.reset()
+                xi = x.clone().requires_grad_()
+                out = model(xi)
+                out.square().sum().backward()
+                results.append((out.detach(), xi.grad))
+            (out, gx), (ref, gref) = results
+            assert torch.equal(out, ref), batch
+            torch.testing.assert_close(gx, gref, rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(net.lif.v, eager.lif.v)
+        torch.testing.assert_close(
+            net.conv.weight.grad, eager.conv.weight.grad, rtol=1e-4, atol=1e-5
+        )
+    finally:
+        torch._dynamo.reset()

@@ -10,10 +10,14 @@ far less to trace and compile. The operators run the same fused step loops as ea
 The neuron itself is not an operator input: a constant integer token, looked up in a
 registry of live neurons (weak references), tells the operator whose dynamics to run, and
 the neuron's parameters and buffers are passed as tensor inputs (so their gradients flow).
-Differences from eager mode: the operator always saves the input (and the initial state,
-unless it is the fresh constant, which the operator makes itself) for backward, where eager
-mode saves only what backward reads; the fused steps of a neuron configuration are traced
-on the operator's first run. Inputs in any layout are accepted (``flexible_layout``); see
+Differences from eager mode: the operator saves the input for backward unless the plans
+already made for the neuron (by an earlier run, eager or compiled) show that backward reads
+only the saved ``H`` (see :func:`snn_neurons.fused.saves_h_only`), and the initial state
+unless it is the fresh constant, which the operator makes itself; eager mode saves only
+what backward reads. Not saving the input also keeps it out of the forward graph's outputs,
+where inductor cannot order the strides of a ``[T, B, C, N]`` view with a symbolic batch
+size (a recompile after the batch size changed). The fused steps of a neuron configuration
+are traced on the operator's first run. Inputs in any layout are accepted (``flexible_layout``); see
 :mod:`snn_neurons._layouts` for the layouts the operators keep.
 """
 
@@ -116,7 +120,7 @@ def _(x, v0, v_fill, tensors, token, need_v_seq, save, recompute, grad_bits, lay
     "snn_neurons::fused_backward", mutates_args=(), tags=(torch.Tag.flexible_layout,)
 )
 def fused_backward(
-    x: Tensor,
+    x: Tensor | None,
     v0: Tensor | None,
     v_fill: float,
     saved: Tensor,
@@ -129,15 +133,16 @@ def fused_backward(
     layout: int,
 ) -> list[Tensor]:
     """``[gX, gV[-1] (empty if v0 is None), *g_tensors]`` (zeros for the tensors that need
-    no gradient); a gradient given as None is zero."""
-    plan = _plan(token, x, tensors, grad_bits)
+    no gradient); a gradient given as None is zero. ``x`` is None when the forward did not
+    save it (``saved`` then holds H, which has ``x``'s shape, dtype and layout)."""
+    plan = _plan(token, saved if x is None else x, tensors, grad_bits)
     g_x, g_v0, g_tensors = run_backward(
         plan,
         layout,
         x,
         v0,
         v_fill,
-        saved if saved.numel() or not x.numel() else None,  # empty: recompute
+        saved if x is None or saved.numel() or not x.numel() else None,  # empty: recompute
         tensors,
         g_spikes,
         g_v_last,
@@ -147,27 +152,31 @@ def fused_backward(
     )
     g_tensors = [torch.zeros_like(t) if g is None else g for g, t in zip(g_tensors, tensors)]
     if g_v0 is None:
-        g_v0 = x.new_empty(0)
+        g_v0 = saved.new_empty(0)
     return [g_x, g_v0, *g_tensors]
 
 
 @fused_backward.register_fake
 def _(x, v0, v_fill, saved, tensors, g_spikes, g_v_last, g_v_seq, token, grad_bits, layout):
-    g_x = seq_like(x, layout)
+    # as run_backward: laid out like what the forward saved (its own layout for x), else
+    # like the forward's outputs (recompute)
+    g_x = torch.empty_like(saved) if x is None or saved.numel() else seq_like(x, layout)
     return [
         g_x,
-        x.new_empty(0) if v0 is None else step_like(g_x),
+        g_x.new_empty(0) if v0 is None else step_like(g_x),
         *(torch.empty_like(t) for t in tensors),
     ]
 
 
 def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]) -> None:
-    x, v0, v_fill, tensors, token, need_v_seq, _save, _recompute, grad_bits, layout = inputs
+    x, v0, v_fill, tensors, token, need_v_seq, save, recompute, grad_bits, layout = inputs
     ctx.set_materialize_grads(False)  # unused outputs' gradients stay None, not zeros
     ctx.token, ctx.need_v_seq, ctx.grad_bits = token, need_v_seq, grad_bits
     ctx.v_fill, ctx.layout, ctx.fresh = v_fill, layout, v0 is None
     ctx.grad_mask = _mask(grad_bits, len(tensors))
-    ctx.save_for_backward(x, v0, output[3], *tensors)
+    neuron = _NEURON_OF.get(token)
+    h_only = save and not recompute and neuron is not None and _fused.saves_h_only(neuron)
+    ctx.save_for_backward(None if h_only else x, v0, output[3], *tensors)
 
 
 def _backward(ctx: Any, g_spikes, g_v_last, g_v_seq, _g_saved) -> tuple[Any, ...]:
@@ -232,6 +241,10 @@ def compiled_multi_step(
     layout = _layouts.CONTIGUOUS
     if all(t.numel() == 1 for t in tensors):  # elementwise steps: any layout will do
         layout = _layouts.CHANNELS_LAST if _cl_feature_maps(x_seq) else _layouts.KEEP
+        if layout == _layouts.KEEP and not _layouts.time_major(x_seq):
+            # decided here, once: with symbolic sizes "not known to be time-major" must
+            # reach the operator as contiguous, which it then is for every size
+            layout = _layouts.CONTIGUOUS
     spikes, v_last, v_seq, _ = fused_forward(
         x_seq,
         None if fresh else v,

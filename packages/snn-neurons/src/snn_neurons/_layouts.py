@@ -21,7 +21,14 @@ from snn_neurons._fused_steps import _HUGE_PAGE, _advise_huge_pages
 
 
 def dense(t: Tensor) -> bool:
-    """Whether ``t``'s elements fill its memory span exactly once (in some dim order)."""
+    """Whether ``t``'s elements fill its memory span exactly once (in some dim order).
+
+    With symbolic sizes (``torch.compile`` with a dynamic batch size) the answer must hold
+    for every size, not only the traced one (comparing strides one by one would specialize
+    the graph to it): PyTorch's own test decides it, False where it cannot.
+    """
+    if not all(type(v) is int for v in (*t.shape, *t.stride())):
+        return _dense_or_false(t)
     expected = 1
     for size, stride in sorted(
         (p for p in zip(t.shape, t.stride()) if p[0] != 1), key=lambda p: p[1]
@@ -39,6 +46,11 @@ def time_major(x: Tensor) -> bool:
         and x.numel() > 0
         and (x.is_contiguous() or (dense(x) and (x.shape[0] == 1 or x.stride(0) == x[0].numel())))
     )
+
+
+def _dense_or_false(t: Tensor) -> bool:
+    test = getattr(torch._prims_common, "is_non_overlapping_and_dense_or_false", None)
+    return bool(test(t)) if test is not None else False
 
 
 CONTIGUOUS, KEEP, CHANNELS_LAST = 0, 1, 2  # the layouts ``seq_like`` can give

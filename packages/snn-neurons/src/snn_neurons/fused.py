@@ -323,6 +323,14 @@ def _remember(neuron: Any, site: tuple[Any, ...], config: Any, plan: Any) -> Any
     return plan
 
 
+def saves_h_only(neuron: Any) -> bool:
+    """Whether the plans made so far for ``neuron`` save ``H`` for backward and never read
+    the input or ``V`` (False while none was made)."""
+    sites = _CALL_SITES.get(neuron)
+    plans = [p for _, p in sites.values() if isinstance(p, _Plan)] if sites else []
+    return bool(plans) and not any(p.needs_values for p in plans)
+
+
 def plan_for(
     neuron: Any, x_seq: torch.Tensor, tensors: tuple[torch.Tensor, ...], grad_mask: Any, **opts: Any
 ) -> _Plan | None | Any:
