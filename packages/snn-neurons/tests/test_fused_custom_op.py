@@ -119,3 +119,27 @@ def test_neuron_that_cannot_fuse_is_unrolled_not_an_operator():
     targets = [str(n.target) for gm in graphs for n in gm.graph.nodes]
     assert not any("fused_forward" in t for t in targets)
     assert fused.why_not_fused(node) is None
+
+
+def test_compiled_backward_keeps_the_input_a_new_gradient_mask_reads():
+    """The operator drops its saved input only where earlier plans for the same gradient
+    mask save H alone: PLIF's backward reads values once ``w`` needs a gradient."""
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(6, 5), ParametricLIFNode(step_mode="m", v_reset=None)).double()
+    x = _x(4)
+    net[1].w.requires_grad_(False)
+    net(x.clone().requires_grad_()).sum().backward()  # eager plans with w frozen
+    net[1].w.requires_grad_(True)
+    net.zero_grad(set_to_none=True)
+    net[1].reset()
+    eager = copy.deepcopy(net)
+    compiled = torch.compile(net, backend="aot_eager")
+    results = []
+    for model in (compiled, eager):
+        getattr(model, "_orig_mod", model)[1].reset()
+        xi = x.clone().requires_grad_()
+        model(xi).sum().backward()
+        results.append((xi.grad, getattr(model, "_orig_mod", model)[1].w.grad))
+    (gx, gw), (gx_ref, gw_ref) = results
+    torch.testing.assert_close(gx, gx_ref)
+    torch.testing.assert_close(gw, gw_ref)

@@ -17,8 +17,8 @@ unless it is the fresh constant, which the operator makes itself; eager mode sav
 what backward reads. Not saving the input also keeps it out of the forward graph's outputs,
 where inductor cannot order the strides of a ``[T, B, C, N]`` view with a symbolic batch
 size (a recompile after the batch size changed). The fused steps of a neuron configuration
-are traced on the operator's first run. Inputs in any layout are accepted (``flexible_layout``); see
-:mod:`snn_neurons._layouts` for the layouts the operators keep.
+are traced on the operator's first run. Inputs in any layout are accepted
+(``flexible_layout``); see :mod:`snn_neurons._layouts` for the layouts the operators keep.
 """
 
 from __future__ import annotations
@@ -136,6 +136,11 @@ def fused_backward(
     no gradient); a gradient given as None is zero. ``x`` is None when the forward did not
     save it (``saved`` then holds H, which has ``x``'s shape, dtype and layout)."""
     plan = _plan(token, saved if x is None else x, tensors, grad_bits)
+    if x is None and plan.needs_values:  # saves_h_only said otherwise when this was traced
+        raise RuntimeError(
+            "snn_neurons: the compiled graph did not save the input this neuron's backward "
+            "reads; compile the model again"
+        )
     g_x, g_v0, g_tensors = run_backward(
         plan,
         layout,
@@ -175,7 +180,12 @@ def _setup_context(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, ...]
     ctx.v_fill, ctx.layout, ctx.fresh = v_fill, layout, v0 is None
     ctx.grad_mask = _mask(grad_bits, len(tensors))
     neuron = _NEURON_OF.get(token)
-    h_only = save and not recompute and neuron is not None and _fused.saves_h_only(neuron)
+    h_only = (
+        save
+        and not recompute
+        and neuron is not None
+        and _fused.saves_h_only(neuron, x.dtype, ctx.grad_mask)
+    )
     ctx.save_for_backward(None if h_only else x, v0, output[3], *tensors)
 
 

@@ -323,11 +323,15 @@ def _remember(neuron: Any, site: tuple[Any, ...], config: Any, plan: Any) -> Any
     return plan
 
 
-def saves_h_only(neuron: Any) -> bool:
-    """Whether the plans made so far for ``neuron`` save ``H`` for backward and never read
-    the input or ``V`` (False while none was made)."""
-    sites = _CALL_SITES.get(neuron)
-    plans = [p for _, p in sites.values() if isinstance(p, _Plan)] if sites else []
+def saves_h_only(neuron: Any, dtype: torch.dtype, grad_mask: Any) -> bool:
+    """Whether the plans made so far for ``neuron`` on ``dtype`` with this gradient mask
+    save ``H`` for backward and never read the input or ``V`` (False while none was made)."""
+    sites = _CALL_SITES.get(neuron) or {}
+    plans = [
+        plan
+        for site, (_, plan) in sites.items()
+        if site[0] == dtype and site[3] == tuple(grad_mask) and isinstance(plan, _Plan)
+    ]
     return bool(plans) and not any(p.needs_values for p in plans)
 
 
