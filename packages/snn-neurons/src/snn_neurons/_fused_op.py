@@ -116,6 +116,12 @@ def _(x, v0, v_fill, tensors, token, need_v_seq, save, recompute, grad_bits, lay
     )
 
 
+def _saved_seq(x: Tensor | None, saved: Tensor) -> Tensor | None:
+    """What the forward saved for backward (H or V), or None to recompute it from ``x``
+    (an empty ``saved``)."""
+    return saved if x is None or saved.numel() or not x.numel() else None
+
+
 @torch.library.custom_op(
     "snn_neurons::fused_backward", mutates_args=(), tags=(torch.Tag.flexible_layout,)
 )
@@ -147,7 +153,7 @@ def fused_backward(
         x,
         v0,
         v_fill,
-        saved if x is None or saved.numel() or not x.numel() else None,  # empty: recompute
+        _saved_seq(x, saved),
         tensors,
         g_spikes,
         g_v_last,
@@ -163,9 +169,8 @@ def fused_backward(
 
 @fused_backward.register_fake
 def _(x, v0, v_fill, saved, tensors, g_spikes, g_v_last, g_v_seq, token, grad_bits, layout):
-    # as run_backward: laid out like what the forward saved (its own layout for x), else
-    # like the forward's outputs (recompute)
-    g_x = torch.empty_like(saved) if x is None or saved.numel() else seq_like(x, layout)
+    seq = _saved_seq(x, saved)  # run_backward lays gX out like it, or like x's outputs
+    g_x = seq_like(x, layout) if seq is None else torch.empty_like(seq)
     return [
         g_x,
         g_x.new_empty(0) if v0 is None else step_like(g_x),
