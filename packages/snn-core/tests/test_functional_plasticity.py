@@ -198,3 +198,16 @@ def test_stdp_rejects_trace_of_another_batch_size():
             tau_pre=2.0,
             tau_post=2.0,
         )
+
+
+def test_check_time_constants_bounds_follow_the_decay():
+    from snn_core.functional.plasticity import check_time_constants
+
+    check_time_constants(tau_pre=1.0, tau_post=7)  # tr - tr / tau: tau >= 1
+    check_time_constants(True, tau_trace=0.25)  # exp(-1 / tau): tau > 0
+    with pytest.raises(ValueError, match=r"tau_post must be a finite number >= 1.*got 0.9"):
+        check_time_constants(tau_pre=2.0, tau_post=0.9)
+    with pytest.raises(ValueError, match=r"tau_trace must be a finite number > 0, got -1.0"):
+        check_time_constants(True, tau_trace=-1.0)
+    with pytest.raises(ValueError, match="tau_pre"):
+        check_time_constants(True, tau_pre=float("inf"))

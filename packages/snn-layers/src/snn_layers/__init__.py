@@ -5,7 +5,14 @@ are private and may move.
 """
 
 # the reference framework's submodule paths (layer.container, layer.bn, ...), as aliases
-from snn_layers import bn, container, online_learning, stateless_wrapper  # noqa: F401
+from snn_layers import (  # noqa: F401
+    bn,
+    container,
+    learning,
+    online_learning,
+    rnn,
+    stateless_wrapper,
+)
 from snn_layers.attention import (
     ChannelQKAttention,
     MultiDimensionalAttention,

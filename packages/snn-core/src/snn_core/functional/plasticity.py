@@ -51,6 +51,16 @@ def _check_taus(exponential: bool, **taus: float) -> None:
             raise ValueError(f"{name} must be a finite number {bound}, got {tau!r}")
 
 
+def check_time_constants(exponential: bool = False, **taus: float) -> None:
+    r"""Raise ``ValueError`` unless every given time constant fits its trace's decay.
+
+    ``exponential=False`` (STDP's :math:`tr - tr/\tau` decay) needs finite :math:`\tau \ge 1`;
+    ``exponential=True`` (MSTDP's :math:`e^{-1/\tau}` decay) needs finite :math:`\tau > 0`.
+    Learner modules call it at construction so a bad constant fails before any forward.
+    """
+    _check_taus(exponential, **taus)
+
+
 def _check(
     in_spike: torch.Tensor,
     out_spike: torch.Tensor,
