@@ -33,6 +33,7 @@ nox.options.sessions = [
     "tests(snn-core)",
     "tests(snn-neurons)",
     "tests(snn-layers)",
+    "tests(snn-datasets)",
     "tests(snn-zoo)",
     "integration",
     "kernels",
@@ -57,9 +58,15 @@ PACKAGES = {
         "test,nir",
         "./packages/snn-layers/tests",
     ),
+    "snn-datasets": ("./packages/snn-datasets", [], "test", "./packages/snn-datasets/tests"),
     "snn-zoo": (
         "./zoo",
-        ["./packages/snn-core", "./packages/snn-neurons", "./packages/snn-layers"],
+        [
+            "./packages/snn-core",
+            "./packages/snn-neurons",
+            "./packages/snn-layers",
+            "./packages/snn-datasets",
+        ],
         "test,timm,train",
         "zoo/tests",
     ),
@@ -68,7 +75,13 @@ PACKAGES = {
 TEST_ONLY = {"snn-layers": ["snntorch"]}
 # NVRTC compiles the generated CUDA sources without a GPU; cupy's wheel does not ship it.
 NVRTC = ["nvidia-cuda-nvrtc-cu12"]
-ALL_LOCAL = ["./packages/snn-core", "./packages/snn-neurons", "./packages/snn-layers", "./zoo"]
+ALL_LOCAL = [
+    "./packages/snn-core",
+    "./packages/snn-neurons",
+    "./packages/snn-layers",
+    "./packages/snn-datasets",
+    "./zoo",
+]
 
 
 # pip resumes a dropped download this many times (pip >= 25.1; older pips ignore the variable).

@@ -68,6 +68,12 @@ def test_package_pulls_only_torch(
     assert resolved - own == torch_closure
 
 
+def test_snn_datasets_pulls_only_numpy_and_torch(tmp_path: Path, torch_closure: set[str]) -> None:
+    resolved = _resolve(tmp_path, "./packages/snn-datasets")
+    assert "snn-datasets" in resolved
+    assert resolved - {"snn-datasets"} == torch_closure | {"numpy"}
+
+
 def test_snn_neurons_alone_gives_working_neurons(tmp_path: Path) -> None:
     env_dir = tmp_path / "venv"
     venv.EnvBuilder(with_pip=True).create(env_dir)

@@ -30,6 +30,7 @@ PACKAGES = {
     "snn-core": ("packages/snn-core", "snn_core"),
     "snn-neurons": ("packages/snn-neurons", "snn_neurons"),
     "snn-layers": ("packages/snn-layers", "snn_layers"),
+    "snn-datasets": ("packages/snn-datasets", "snn_datasets"),
     "snn-zoo": ("zoo", "snn_zoo"),
 }
 SIBLING_RANGE = {">=0.1", "<0.2"}
@@ -164,12 +165,16 @@ def test_wheel_metadata(dist: Path, name: str) -> None:
         "snn-core": set(),
         "snn-neurons": {"snn-core"},
         "snn-layers": {"snn-core", "snn-neurons"},
-        "snn-zoo": {"snn-core", "snn-neurons", "snn-layers"},
+        "snn-datasets": set(),
+        "snn-zoo": {"snn-core", "snn-neurons", "snn-layers", "snn-datasets"},
     }[name]
     for sibling in siblings:
         assert base.get(sibling) == SIBLING_RANGE, f"{name} -> {sibling}: {base.get(sibling)}"
-    # The packages of this repository pull nothing else, except the zoo (its own needs).
-    if name != "snn-zoo":
+    # The packages of this repository pull nothing else, except the data sets (numpy) and
+    # the zoo (its own needs).
+    if name == "snn-datasets":
+        assert set(base) == {"torch", "numpy"}, base
+    elif name != "snn-zoo":
         assert set(base) == {"torch"} | siblings, base
     extras = set(meta.get_all("Provides-Extra") or [])
     if name == "snn-neurons":
@@ -189,8 +194,8 @@ def test_built_wheels_install_alone_and_import(dist: Path, tmp_path: Path) -> No
     _pip(env, "-c", str(CONSTRAINTS), *wheels)
     code = (
         "import pathlib, sys, torch\n"
-        "import snn_core, snn_neurons, snn_layers, snn_zoo\n"
-        "for m in (snn_core, snn_neurons, snn_layers, snn_zoo):\n"
+        "import snn_core, snn_neurons, snn_layers, snn_datasets, snn_zoo\n"
+        "for m in (snn_core, snn_neurons, snn_layers, snn_datasets, snn_zoo):\n"
         "    assert pathlib.Path(sys.prefix) in pathlib.Path(m.__file__).parents, m.__file__\n"
         "    print(m.__name__, m.__version__)\n"
         "from snn_core import functional\n"

@@ -1,10 +1,11 @@
-"""The snn-zoo command line: list, train, eval, bench.
+"""The snn-zoo command line: list, train, eval, bench, profile.
 
     snn-zoo list [PATTERN]
     snn-zoo train [--model spikformer_digits] [--dataset digits] [--epochs N] ...
     snn-zoo train --resume [RUN_DIR]
     snn-zoo eval --model NAME (--checkpoint FILE | --pretrained) [--dataset digits]
     snn-zoo bench --model NAME [--pretrained | --checkpoint FILE] [--batch-size 8] [--train]
+    snn-zoo profile --model NAME [--pretrained | --checkpoint FILE] [--dataset digits] [--samples N]
 
 Multi-process: torchrun --nproc_per_node 2 -m snn_zoo train ...
 
@@ -170,6 +171,32 @@ def build_parser(_suppress_train_defaults: bool = False) -> argparse.ArgumentPar
     p.add_argument("--batch-size", type=int, default=8, help="batch size")
     p.add_argument("--steps", type=int, default=5, help="timed steps (after one warm-up)")
     p.add_argument("--train", action="store_true", help="time training steps, not inference")
+
+    p = sub.add_parser(
+        "profile",
+        help="per-layer firing rates, operations and energy (the papers' convention)",
+        description="Per-layer firing rates, SOPs / MACs and energy of one model on real samples, "
+        "E = E_MAC*FLOPs(real-input layers) + E_AC*sum(fr*T*FLOPs) (snn_core.op_counter."
+        "estimate_paper_energy); writes <model>_profile.csv/.json/.png into --out-dir.",
+        formatter_class=_Formatter,
+    )
+    _add_model_args(p, None, False)
+    _add_data_args(p, False)
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--checkpoint", help="profile these weights")
+    g.add_argument("--pretrained", action="store_true", help="profile the shipped weights")
+    p.add_argument(
+        "--samples", type=int, help="number of test samples (default: the whole test split)"
+    )
+    p.add_argument(
+        "--cost", choices=("fp32", "fp16", "int8"), default="fp32", help="energy per operation"
+    )
+    p.add_argument(
+        "--multi-spike",
+        action="store_true",
+        help="count integer spike counts (e.g. residual sums of spikes) as ACs instead of MACs",
+    )
+    p.add_argument("--out-dir", default=".", help="directory for the CSV, JSON and PNG")
     return parser
 
 
@@ -274,14 +301,16 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from torch.utils.data import DataLoader
 
     from snn_zoo import create_model
-    from snn_zoo.data import load_dataset
+    from snn_zoo.data import frames_T, load_dataset
     from snn_zoo.distributed import DistInfo
     from snn_zoo.train import check_amp, check_device, evaluate
 
     if args.device is not None:
         check_device(args.device)
     check_amp(args.amp, args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    spec = load_dataset(args.dataset, args.data_dir, T=args.T or 16, img_size=args.img_size)
+    spec = load_dataset(
+        args.dataset, args.data_dir, T=frames_T(args.model, args.T), img_size=args.img_size
+    )
     overrides = _overrides(args)
     overrides.setdefault("num_classes", spec.num_classes)
     overrides.setdefault("in_chans", spec.in_chans)
@@ -348,11 +377,55 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_profile(args: argparse.Namespace) -> int:
+    from torch.utils.data import DataLoader
+
+    from snn_zoo import create_model
+    from snn_zoo.data import frames_T, load_dataset
+    from snn_zoo.profile import profile_model, write_profile
+
+    T = frames_T(args.model, args.T)
+    spec = load_dataset(args.dataset, args.data_dir, T=T, img_size=args.img_size)
+    overrides = _overrides(args)
+    overrides.setdefault("num_classes", spec.num_classes)
+    overrides.setdefault("in_chans", spec.in_chans)
+    overrides.setdefault("img_size", spec.img_size)
+    model = create_model(
+        args.model, pretrained=args.pretrained, checkpoint_path=args.checkpoint, **overrides
+    )
+    loader = DataLoader(spec.test, batch_size=args.batch_size)
+    report = profile_model(
+        model,
+        loader,
+        samples=args.samples,
+        time_steps=T,
+        cost=args.cost,
+        multi_spike=args.multi_spike,
+    )
+    weights = (
+        "pretrained"
+        if args.pretrained
+        else (args.checkpoint or "random initialization (untrained)")
+    )
+    meta = {
+        "model": args.model,
+        "dataset": args.dataset,
+        "weights": weights,
+        "samples": report.batch_size,
+    }
+    paths = write_profile(report, args.out_dir, args.model, meta)
+    print(report.table())
+    for warning in report.warnings:
+        print(f"snn-zoo profile: warning: {warning}", file=sys.stderr)
+    print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from snn_zoo._runs import NonFiniteError, TrainingInterrupted
 
     args = build_parser().parse_args(argv)
-    handlers = {"list": _cmd_list, "eval": _cmd_eval, "bench": _cmd_bench}
+    handlers = {"list": _cmd_list, "eval": _cmd_eval, "bench": _cmd_bench, "profile": _cmd_profile}
     try:
         if args.command == "train":
             return _cmd_train(args, argv)

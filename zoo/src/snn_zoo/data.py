@@ -4,8 +4,9 @@
   of 10 classes (no download). Fixed split: 1,347 train / 450 test, stratified, seed 0.
 - ``cifar10`` / ``cifar100`` / ``imagefolder``: from a local directory through
   torchvision (when installed).
-- ``dvs128-gesture`` / ``nmnist``: event data through tonic (when installed), binned to
-  ``T`` frames.
+- ``dvs128-gesture`` / ``cifar10-dvs`` / ``nmnist`` / ``n-caltech101``: event data through
+  ``snn_datasets``, integrated into ``T`` frames exactly as the reference framework does
+  (see :mod:`snn_zoo.event_data`).
 """
 
 from __future__ import annotations
@@ -17,9 +18,19 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset, TensorDataset
 
-__all__ = ["DataSpec", "load_dataset", "DATASETS", "DIGITS_MEAN", "DIGITS_STD"]
+from snn_zoo.event_data import EVENT_DATASETS, load_event_dataset
 
-DATASETS = ("digits", "cifar10", "cifar100", "imagefolder", "dvs128-gesture", "nmnist")
+__all__ = [
+    "DataSpec",
+    "load_dataset",
+    "frames_T",
+    "time_first",
+    "DATASETS",
+    "DIGITS_MEAN",
+    "DIGITS_STD",
+]
+
+DATASETS = ("digits", "cifar10", "cifar100", "imagefolder", *EVENT_DATASETS)
 DIGITS_MEAN = (0.3052,)  # mean/std of the digits training split, pixel values scaled to [0, 1]
 DIGITS_STD = (0.3760,)
 
@@ -120,30 +131,21 @@ def _torchvision(dataset: str, data_dir: str, img_size: int | None) -> DataSpec:
     return DataSpec(train, test, len(train.classes), 3, size, dataset)
 
 
-class _FramesDataset(Dataset):
-    """Tonic event data set -> float frames ``[T, C, H, W]``."""
-
-    def __init__(self, base: Any) -> None:
-        self.base = base
-
-    def __len__(self) -> int:
-        return len(self.base)
-
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
-        frames, label = self.base[i]
-        return torch.as_tensor(frames, dtype=torch.float32), int(label)
+def time_first(x: torch.Tensor) -> torch.Tensor:
+    """A loader's batch as the models take it: event batches come ``[B, T, C, H, W]`` from a
+    ``DataLoader`` (one ``[T, C, H, W]`` sample each) and go in as ``[T, B, C, H, W]``; image
+    batches ``[B, C, H, W]`` are returned as they are."""
+    return x.transpose(0, 1) if x.dim() == 5 else x
 
 
-def _tonic(dataset: str, data_dir: str, T: int) -> DataSpec:
-    tonic = _need("tonic", "tonic")
-    if dataset == "dvs128-gesture":
-        cls, n, size = tonic.datasets.DVSGesture, 11, 128
-    else:
-        cls, n, size = tonic.datasets.NMNIST, 10, 34
-    to_frames = tonic.transforms.ToFrame(sensor_size=cls.sensor_size, n_time_bins=T)
-    train = _FramesDataset(cls(save_to=data_dir, train=True, transform=to_frames))
-    test = _FramesDataset(cls(save_to=data_dir, train=False, transform=to_frames))
-    return DataSpec(train, test, n, 2, size, dataset)
+def frames_T(model: str, T: int | None) -> int:
+    """Time steps of the data: ``T`` if given, else the variant's own ``T`` (16 if it has none),
+    so an event data set is integrated into as many frames as the model runs steps."""
+    if T is not None:
+        return T
+    from snn_zoo._registry import get_model_entry
+
+    return int(get_model_entry(model).config.get("T", 16))
 
 
 def load_dataset(
@@ -161,6 +163,7 @@ def load_dataset(
             )
         return _digits()
     data_dir = _check_dir(data_dir, dataset)
-    if dataset in ("dvs128-gesture", "nmnist"):
-        return _tonic(dataset, data_dir, T)
+    if dataset in EVENT_DATASETS:
+        train, test, n, chans, size = load_event_dataset(dataset, data_dir, T, img_size)
+        return DataSpec(train, test, n, chans, size, dataset)
     return _torchvision(dataset, data_dir, img_size)

@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, DistributedSampler, Subset
 from snn_zoo import _runs
 from snn_zoo._checkpoint import save_checkpoint
 from snn_zoo._runs import NonFiniteError, TrainingInterrupted
-from snn_zoo.data import DataSpec, load_dataset
+from snn_zoo.data import DataSpec, frames_T, load_dataset, time_first
 from snn_zoo.distributed import DistInfo, all_reduce_sum, barrier, cleanup, init_distributed
 from snn_zoo.monitor import SpikeMonitor
 
@@ -197,7 +197,7 @@ def evaluate(
     model.eval()
     loss_sum, correct, count = 0.0, 0.0, 0.0
     for x, y in loader:
-        x, y = x.to(info.device), y.to(info.device)
+        x, y = time_first(x).to(info.device), y.to(info.device)
         with autocast(amp, info.device):
             logits = model(x)
         logits = logits.float()
@@ -249,7 +249,7 @@ def _final_artifacts(
     model.eval()
     x, _ = next(iter(DataLoader(spec.test, batch_size=64)))
     with torch.no_grad(), SpikeMonitor(model, keep_raster=True) as mon:
-        model(x.to(next(model.parameters()).device))
+        model(time_first(x).to(next(model.parameters()).device))
     rates = mon.rates()
     if not plots:
         return rates
@@ -388,7 +388,9 @@ def _train(cfg: TrainConfig, info: DistInfo) -> dict[str, Any]:
     out, state_file = _output_dir(cfg)
     # Data and model first: a bad name or setting fails before the output dir is touched.
     torch.manual_seed(cfg.seed)
-    spec = load_dataset(cfg.dataset, cfg.data_dir, T=cfg.T or 16, img_size=cfg.img_size)
+    spec = load_dataset(
+        cfg.dataset, cfg.data_dir, T=frames_T(cfg.model, cfg.T), img_size=cfg.img_size
+    )
     spec.train = _subset(spec.train, cfg.train_samples, "train_samples")
     spec.test = _subset(spec.test, cfg.test_samples, "test_samples")
     model = _build(cfg, spec).to(info.device)
@@ -506,7 +508,7 @@ class _Loop:
         loss_sum, correct, count = 0.0, 0.0, 0.0
         bar = _progress(self.train_loader, cfg.progress and info.is_main, f"epoch {epoch}")
         for batch, (x, y) in enumerate(bar, start=1):
-            x, y = x.to(info.device), y.to(info.device)
+            x, y = time_first(x).to(info.device), y.to(info.device)
             with autocast(cfg.amp, info.device):
                 logits = model(x)
             logits = logits.float()
