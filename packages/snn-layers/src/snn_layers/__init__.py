@@ -6,6 +6,7 @@ are private and may move.
 
 # the reference framework's submodule paths (layer.container, layer.bn, ...), as aliases
 from snn_layers import (  # noqa: F401
+    ann2snn,
     bn,
     container,
     learning,

@@ -22,10 +22,9 @@ refines the membrane input of spiking layers. Two families are built here:
   0.1) load too. The neuron keeps 25% of its potential and fires above 0.5 (``LIF(tau=4/3,
   decay_input=False, v_threshold=0.5)``, hard reset to 0, rectangular surrogate of width 1)
   and, as the official code, fires only where ``H > 0.5`` strictly
-  (:class:`StrictThresholdLIFNode`).
-
-This file is longer than our usual 600 lines because it holds both families of the paper:
-they share its attention cells, neuron settings and model cards.
+  (:class:`StrictThresholdLIFNode`). It is :class:`~snn_zoo.models.ms_resnet.MSResNet`
+  (same blocks, neuron and head) with the attention switched on, the pooled shortcut and
+  the last BN of each branch initialised to 0.1.
 """
 
 from __future__ import annotations
@@ -35,7 +34,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from snn_core import functional
 from snn_core.surrogate import Rect
 from snn_layers.attention import (
@@ -43,20 +41,19 @@ from snn_layers.attention import (
     TemporalWiseAttention,
     make_neuron_factory,
 )
-from snn_neurons import LIFNode, ThresholdResetLIFNode
+from snn_neurons import ThresholdResetLIFNode
 from torch import nn
 
 from snn_zoo._base import SpikingClassifier, check_global_pool, reject_unplaced
 from snn_zoo._blocks import (
-    DropPath,
     check_positive_int,
     check_rate,
-    drop_path_rates,
     dropout,
     seq_apply,
     to_2tuple_size,
 )
 from snn_zoo._registry import register_model
+from snn_zoo.models.ms_resnet import MSResNet, StrictThresholdLIFNode
 
 __all__ = ["MASNN", "AttMSResNet", "StrictThresholdLIFNode"]
 
@@ -281,126 +278,10 @@ class MASNN(SpikingClassifier):
 
 
 # --------------------------------------------------------------------------- Att-MS-ResNet
-class _SeqConv2d(nn.Conv2d):
-    """``nn.Conv2d`` on ``[T, B, C, H, W]`` (T folded into the batch); same parameters."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return seq_apply(super().forward, x)
-
-
-class _SeqAvgPool2d(nn.AvgPool2d):
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return seq_apply(super().forward, x)
-
-
-class _TDBatchNorm(nn.Module):
-    """Batch norm over ``(T, B, H, W)`` per channel (MS-ResNet's ``batch_norm_2d``, key ``bn``).
-
-    ``weight_init`` is the initial scale: the threshold 0.5 (``batch_norm_2d``) or 0.1 for
-    the last BN of a residual branch.
-    """
-
-    def __init__(self, channels: int, weight_init: float) -> None:
-        super().__init__()
-        self.bn = nn.BatchNorm2d(channels)
-        nn.init.constant_(self.bn.weight, weight_init)
-        nn.init.zeros_(self.bn.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return seq_apply(self.bn, x)
-
-
-class _CSACell(nn.Module):
-    """The official ``PruningCell(attention='CSA')``: channel-spatial attention kept under
-    ``attention`` (keys ``attention.ca.sharedMLP.{0,2}.weight``, ``attention.sa.conv.weight``)."""
-
-    def __init__(self, T: int, C: int, r_c: int) -> None:
-        super().__init__()
-        self.attention = MultiDimensionalAttention(T, C, reduction_c=r_c, use_temporal=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.attention(x)
-
-
-class _AttMSBlock(nn.Module):
-    """``CSA(BN(conv(LIF(BN(conv(LIF(x))))))) + shortcut(x)`` on membrane potentials; the
-    CSA is the last module of ``residual_function`` (index 6), as in the official code."""
-
-    def __init__(
-        self,
-        cin: int,
-        cout: int,
-        stride: int,
-        T: int,
-        r_c: int,
-        build: Any,
-        drop_path: float = 0.0,
-    ) -> None:
-        super().__init__()
-        self.drop_path = DropPath(drop_path) if drop_path > 0 else nn.Identity()
-        self.residual_function = nn.Sequential(
-            build(),
-            _SeqConv2d(cin, cout, 3, stride=stride, padding=1, bias=False),
-            _TDBatchNorm(cout, 0.5),
-            build(),
-            _SeqConv2d(cout, cout, 3, stride=1, padding=1, bias=False),
-            _TDBatchNorm(cout, 0.1),
-            _CSACell(T, cout, r_c),
-        )
-        self.shortcut = nn.Sequential()
-        if stride != 1 or cin != cout:
-            down: list[nn.Module] = (
-                [_SeqAvgPool2d(stride, stride)] if stride != 1 else [nn.Identity()]
-            )
-            self.shortcut = nn.Sequential(
-                *down, _SeqConv2d(cin, cout, 1, stride=1, bias=False), _TDBatchNorm(cout, 0.5)
-            )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.drop_path(self.residual_function(x)) + self.shortcut(x)
-
-    def _load_from_state_dict(
-        self,
-        state_dict: dict[str, Any],
-        prefix: str,
-        local_metadata: Any,
-        strict: bool,
-        missing_keys: list[str],
-        unexpected_keys: list[str],
-        error_msgs: list[str],
-    ) -> None:
-        # snn-zoo 0.1 kept the attention beside the branch: ``attention.*`` -> the branch's
-        # last module, ``residual_function.6.attention.*``
-        old = prefix + "attention."
-        for key in [k for k in state_dict if k.startswith(old)]:
-            state_dict[prefix + "residual_function.6." + key[len(prefix) :]] = state_dict.pop(key)
-        super()._load_from_state_dict(
-            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
-        )
-
-
-class StrictThresholdLIFNode(LIFNode):
-    """``LIFNode`` that fires at ``H > V_th`` (strictly), as MS-ResNet's ``act_fun``
-    (``input.gt(thresh)``); ``LIFNode`` fires at ``H >= V_th``.
-
-    The two differ only where ``H`` equals the threshold exactly, which float32 feature maps
-    of ImageNet size do hit. The surrogate gradient is unchanged. On the ``torch`` backend
-    multi-step input runs the single-step loop (the fused path assumes ``H >= V_th``); the
-    generated Triton / CUDA kernels trace this ``fire``.
-    """
-
-    def fire(self, h: torch.Tensor) -> torch.Tensor:
-        x = h - self.v_threshold  # exactly 0 only where H == V_th
-        return self.surrogate_function(x) - (x == 0).to(x.dtype)
-
-
-_RESNET_LIF = dict(
-    tau=4.0 / 3.0, decay_input=False, v_threshold=0.5, v_reset=0.0, detach_reset=True
-)
-
-
-class AttMSResNet(SpikingClassifier):
-    """Att-MS-ResNet: MS-ResNet with channel-spatial attention in every block.
+class AttMSResNet(MSResNet):
+    """Att-MS-ResNet: MS-ResNet with channel-spatial attention in every block (built by
+    :class:`~snn_zoo.models.ms_resnet.MSResNet` with ``reduction_c`` set, the shortcut
+    ``AvgPool -> conv1x1 -> BN`` and the last BN of each branch initialised to 0.1).
 
     Args:
         img_size: input size recorded in the card (any size runs: global average pool).
@@ -444,85 +325,30 @@ class AttMSResNet(SpikingClassifier):
         bn_momentum: float | None = None,
         bn_eps: float | None = None,
     ) -> None:
-        super().__init__(T, num_classes, in_chans)
-        name = type(self).__name__
-        reject_unplaced(
-            name,
-            proj_drop_rate=(proj_drop_rate, "Att-MS-ResNet has no attention projections"),
-            attn_drop_rate=(attn_drop_rate, "its attention has no softmax attention map"),
-            pos_drop_rate=(pos_drop_rate, "Att-MS-ResNet has no position embedding"),
-            patch_drop_rate=(patch_drop_rate, "Att-MS-ResNet has no tokens"),
-            drop_block_rate=(drop_block_rate, "DropBlock is not implemented"),
+        super().__init__(
+            img_size=img_size,
+            in_chans=in_chans,
+            num_classes=num_classes,
+            T=T,
+            layers=layers,
+            stem="7x7",
+            shortcut="avgpool",
+            last_bn_init=0.1,
+            reduction_c=reduction_c,
+            drop_rate=drop_rate,
+            backend=backend,
+            neuron=neuron,
+            neuron_kwargs=neuron_kwargs,
+            drop_path_rate=drop_path_rate,
+            proj_drop_rate=proj_drop_rate,
+            attn_drop_rate=attn_drop_rate,
+            pos_drop_rate=pos_drop_rate,
+            patch_drop_rate=patch_drop_rate,
+            drop_block_rate=drop_block_rate,
+            global_pool=global_pool,
+            bn_momentum=bn_momentum,
+            bn_eps=bn_eps,
         )
-        self.global_pool = check_global_pool(name, global_pool)
-        layers = tuple(layers)
-        if len(layers) != 4:
-            raise ValueError(f"{name}: layers must give 4 stage depths, got {layers!r}")
-        for n in layers:
-            check_positive_int(name, "layers[i]", n)
-        if (
-            isinstance(drop_rate, bool)
-            or not isinstance(drop_rate, (int, float))
-            or not 0 <= drop_rate < 1
-        ):
-            raise ValueError(f"{name}: drop_rate must be in [0, 1), got {drop_rate!r}")
-        self.img_size = to_2tuple_size(name, img_size)
-        build = _neuron_builder(
-            StrictThresholdLIFNode,
-            {**_RESNET_LIF, "surrogate_function": Rect(alpha=1.0)},
-            neuron,
-            neuron_kwargs,
-            backend,
-        )
-        self.conv1 = nn.Sequential(
-            _SeqConv2d(in_chans, 64, 7, stride=2, padding=3, bias=False), _TDBatchNorm(64, 0.5)
-        )
-        cin = 64
-        self.feature_info = [dict(num_chs=64, reduction=2, module="conv1")]
-        dpr = iter(drop_path_rates(name, drop_path_rate, sum(layers)))
-        for s, (cout, n) in enumerate(zip((64, 128, 256, 512), layers)):
-            blocks = []
-            for i in range(n):
-                stride = 2 if i == 0 else 1
-                blocks.append(_AttMSBlock(cin, cout, stride, T, reduction_c, build, next(dpr)))
-                cin = cout
-            setattr(self, f"conv{s + 2}_x", nn.Sequential(*blocks))
-            self.feature_info.append(
-                dict(num_chs=cout, reduction=2 ** (s + 2), module=f"conv{s + 2}_x")
-            )
-        self.mem_update = build()
-        self.num_features = 512
-        self.dropout = nn.Dropout(drop_rate)
-        self.fc: nn.Module = nn.Linear(512, num_classes) if num_classes > 0 else nn.Identity()
-        self.set_bn_options(bn_momentum, bn_eps)
-
-    @classmethod
-    def num_feature_stages(cls, **config: Any) -> int:
-        """Number of feature stages: the stem and the four residual stages."""
-        return 5
-
-    def stage_modules(self) -> list[list[nn.Module]]:
-        return [[self.conv1]] + [[getattr(self, f"conv{s}_x")] for s in range(2, 6)]
-
-    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """``[T, B, 512, H, W]`` potentials -> LIF -> mean over space and time -> ``fc``."""
-        functional.reset_net(self.mem_update)
-        x = self.mem_update(x)
-        # the official op order (spatial adaptive average pool, then the sum over T over T),
-        # so that the pooled features are bit-identical
-        x = F.adaptive_avg_pool3d(x, (None, 1, 1)).flatten(2).sum(0) / x.shape[0]
-        x = self.dropout(x)
-        return x if pre_logits else self.fc(x)
-
-    def get_classifier(self) -> nn.Module:
-        return self.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: Any = None) -> None:
-        check_positive_int(type(self).__name__, "num_classes", num_classes, minimum=0)
-        if global_pool is not None:
-            self.global_pool = check_global_pool(type(self).__name__, global_pool)
-        self.num_classes = num_classes
-        self.fc = nn.Linear(512, num_classes) if num_classes > 0 else nn.Identity()
 
 
 # --------------------------------------------------------------------------- variants

@@ -1,0 +1,19 @@
+"""Conversion recipes: the strategy objects that converters run."""
+
+from snn_layers.ann2snn.recipes.base import (
+    ConversionRecipe,
+    FXConversionRecipe,
+    ModuleConversionRecipe,
+)
+from snn_layers.ann2snn.recipes.local_threshold_balancing import LocalThresholdBalancingRecipe
+from snn_layers.ann2snn.recipes.rate_coding import RateCodingRecipe
+from snn_layers.ann2snn.recipes.transformer_td_equivalent import TransformerTDEquivalentRecipe
+
+__all__ = [
+    "ConversionRecipe",
+    "FXConversionRecipe",
+    "ModuleConversionRecipe",
+    "LocalThresholdBalancingRecipe",
+    "RateCodingRecipe",
+    "TransformerTDEquivalentRecipe",
+]
