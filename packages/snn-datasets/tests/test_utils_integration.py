@@ -213,3 +213,36 @@ def test_counting_in_small_blocks_and_groups_gives_the_same_frames(monkeypatch, 
     assert frames.sum() == n and frames.shape[0] == int(
         np.ceil((events["t"][-1] - events["t"].min()) / 37)
     )
+
+
+@pytest.mark.parametrize(
+    ("t", "by_duration"),
+    [
+        # events 3, 4 out of order (across a block boundary with blocks of 2); min(t) = t[0]
+        (
+            [1, 3, 9, 20, 12, 17, 30],
+            [[1, 1, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0], [0] * 7, [0, 0, 0, 1, 1, 1, 0]]
+            + [[0, 0, 0, 0, 0, 0, 1]],
+        ),
+        # events 0, 1 out of order: min(t) = 3 is not t[0]
+        (
+            [4, 3, 9, 20, 12, 17, 30],
+            [[1, 1, 0, 0, 0, 0, 0], [0, 0, 1, 0, 0, 0, 0], [0, 0, 0, 1, 1, 1, 0], [0] * 7]
+            + [[0, 0, 0, 0, 0, 0, 1]],
+        ),
+    ],
+)
+def test_unsorted_timestamps_follow_the_reference(monkeypatch, t, by_duration):
+    """Expected counts (channel 1) printed by SpikingJelly 2.0.0 for these events:
+    ``integrate_events_by_fixed_duration(events, 6, 1, 7)`` and
+    ``integrate_events_by_fixed_frames_number(events, 'time', 3, 1, 7)``."""
+    from snn_datasets import _integrate
+
+    monkeypatch.setattr(_integrate, "_BLOCK", 2)  # the sortedness check runs block by block
+    events = {"t": np.array(t), "x": np.arange(7), "y": np.zeros(7, int), "p": np.ones(7, int)}
+    frames = utils.integrate_events_by_fixed_duration(events, 6, 1, 7)
+    assert frames.shape == (5, 2, 1, 7) and not frames[:, 0].any()
+    assert frames[:, 1, 0].tolist() == by_duration
+    frames = utils.integrate_events_by_fixed_frames_number(events, "time", 3, 1, 7)
+    by_time = [[1, 1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1, 0], [0, 0, 0, 1, 1, 1, 1]]
+    assert frames[:, 1, 0].tolist() == by_time

@@ -44,23 +44,30 @@ def _check_split_by(split_by: str) -> None:
 _BLOCK = 1 << 16  # events per block: the temporaries of one block stay in the cache
 
 
-def _as_int_coordinate(values: np.ndarray, name: str, size: int, sensor: str) -> np.ndarray:
-    """``values`` as integers (``astype(int)`` truncation for floats, as the reference) after
-    checking ``0 <= v < size``."""
+def _as_int(values: np.ndarray) -> np.ndarray:
+    """``values`` as integers (``astype(int)`` truncation for floats, as the reference)."""
     values = np.asarray(values)
-    if values.dtype.kind not in "biu":
-        values = values.astype(np.intp)
-    if values.size:
-        # one pass: negative signed values become huge once viewed as unsigned
-        unsigned = (
-            values.view(values.dtype.str.replace("i", "u")) if values.dtype.kind == "i" else values
+    return values if values.dtype.kind in "biu" else values.astype(np.intp)
+
+
+def _check_range(block: np.ndarray, values: np.ndarray, name: str, size: int, sensor: str):
+    """Raise unless ``0 <= v < size`` for every ``v`` of ``block`` (a part of ``values``)."""
+    if not block.size:
+        return
+    # one pass: negative signed values become huge once viewed as unsigned
+    unsigned = block.view(block.dtype.str.replace("i", "u")) if block.dtype.kind == "i" else block
+    if unsigned.max() >= size:
+        lo, hi = values.min(), values.max()
+        raise ValueError(
+            f"events have {name} coordinates in [{lo}, {hi}], outside the sensor "
+            f"{sensor} (allowed 0 <= {name} < {size})"
         )
-        if unsigned.max() >= size:
-            lo, hi = values.min(), values.max()
-            raise ValueError(
-                f"events have {name} coordinates in [{lo}, {hi}], outside the sensor "
-                f"{sensor} (allowed 0 <= {name} < {size})"
-            )
+
+
+def _as_int_coordinate(values: np.ndarray, name: str, size: int, sensor: str) -> np.ndarray:
+    """``values`` as integers (see :func:`_as_int`) after checking ``0 <= v < size``."""
+    values = _as_int(values)
+    _check_range(values, values, name, size, sensor)
     return values
 
 
@@ -97,6 +104,16 @@ def flat_positions(x: np.ndarray, y: np.ndarray, p: np.ndarray, H: int, W: int) 
     return pos
 
 
+def _is_sorted(t: np.ndarray) -> bool:
+    """``t[j] <= t[j + 1]`` for every ``j``, checked block by block (one read of ``t``, no
+    temporary the size of ``t``)."""
+    for s in range(0, t.size - 1, _BLOCK):
+        e = min(s + _BLOCK, t.size - 1)
+        if not np.all(t[s + 1 : e + 1] >= t[s:e]):
+            return False
+    return True
+
+
 def segment_index(events_t: np.ndarray, split_by: str, frames_num: int) -> tuple:
     """``(j_l, j_r)``: frame ``i`` integrates events ``[j_l[i], j_r[i])`` (reference rule)."""
     _check_split_by(split_by)
@@ -113,7 +130,7 @@ def segment_index(events_t: np.ndarray, split_by: str, frames_num: int) -> tuple
         raise ValueError("split_by='time' needs at least one event, got an empty events_t")
     t0 = t[0]
     dt = (t[-1] - t0) // frames_num
-    if N < 2 or bool(np.all(t[1:] >= t[:-1])):
+    if _is_sorted(t):
         t_l = np.arange(frames_num).astype(t.dtype) * dt + t0
         t_r = t_l + dt
         j_l = np.searchsorted(t, t_l, side="left").astype(int)
@@ -189,8 +206,7 @@ def frames_from_segments(
             frames[i] = np.bincount(pos[j_l[i] : j_r[i]], minlength=plane).reshape(2, H, W)
         return frames
     sensor = f"H={H}, W={W}"
-    x = _as_int_coordinate(x, "x", W, sensor)
-    y = _as_int_coordinate(y, "y", H, sensor)
+    x, y = _as_int(x), _as_int(y)  # checked block by block, while the block is in the cache
     frames = np.zeros((F, 2, H, W))
     flat = frames.reshape(F, plane)
     size = int(min(_BLOCK, x.size)) or 1
@@ -200,6 +216,8 @@ def frames_from_segments(
         for s in range(int(j_l[g0]), int(j_r[g1 - 1]), _BLOCK):
             e = min(s + _BLOCK, int(j_r[g1 - 1]))
             out = buf[: e - s]
+            _check_range(x[s:e], x, "x", W, sensor)
+            _check_range(y[s:e], y, "y", H, sensor)
             _positions_into(out, flag[: e - s], x[s:e], y[s:e], p[s:e], H, W)
             for i in range(g0 + 1, g1):  # frame offsets inside the group
                 lo, hi = max(int(j_l[i]), s) - s, min(int(j_r[i]), e) - s
@@ -233,7 +251,8 @@ def by_fixed_duration(events: dict, duration: int, H: int, W: int) -> np.ndarray
     _check_xyp(x, y, p)
     if N == 0:
         raise ValueError("integrating by duration needs at least one event, got none")
-    t_min = t.min()
+    is_sorted = _is_sorted(t)
+    t_min = t[0] if is_sorted else t.min()
     frames_num = math.ceil((t[-1] - t_min) / duration)  # the reference's t'[-1] / duration
     if frames_num <= 0:
         raise ValueError(
@@ -241,7 +260,7 @@ def by_fixed_duration(events: dict, duration: int, H: int, W: int) -> np.ndarray
             f"so the reference rule ceil((t[-1] - min(t)) / duration) gives {frames_num} frames"
         )
     if t.dtype.kind == "i" or (t.dtype.kind == "u" and t.dtype.itemsize < 8):
-        if N < 2 or bool(np.all(t[1:] >= t[:-1])):
+        if is_sorted:
             # sorted integers: (t - t_min) // D >= k  <=>  t >= t_min + k * D
             cap = int(t[-1]) + 1
             bounds = [min(int(t_min) + k * duration, cap) for k in range(1, frames_num)]
@@ -252,7 +271,7 @@ def by_fixed_duration(events: dict, duration: int, H: int, W: int) -> np.ndarray
             return frames_from_segments(x, y, p, j_l, j_r, H, W)
     t = t - t_min
     frame_index = t // duration
-    if N < 2 or bool(np.all(frame_index[1:] >= frame_index[:-1])):
+    if is_sorted or N < 2 or bool(np.all(frame_index[1:] >= frame_index[:-1])):
         right = np.searchsorted(frame_index, np.arange(1, frames_num), side="left")
     else:  # unsorted: one scalar search per frame, as the reference does
         right = np.array(

@@ -19,6 +19,7 @@ An event sample is ``{"t": times, "x": units}``. A frame sample is ``[T, 700]`` 
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 from collections.abc import Callable
@@ -43,6 +44,8 @@ __all__ = [
     "SSC_N_CLASSES",
     "SpikingSpeechCommands",
 ]
+
+_log = logging.getLogger(__name__)
 
 SHD_N_CLASSES = 20
 SSC_N_CLASSES = 35
@@ -125,19 +128,35 @@ def _frames_by_duration(events: dict, duration: int, W: int) -> np.ndarray:
     return frames
 
 
-def _integrate_sample(
-    h5_file, i: int, output_dir: Path, integrate: Callable, is_done: Callable = Path.exists
-) -> None:
-    label = h5_file["labels"][i]
-    out = Path(output_dir) / str(label) / f"{i}.npz"
-    if is_done(out):
-        return
+def _sample_file(h5_file, i: int, output_dir: Path) -> Path:
+    return Path(output_dir) / str(h5_file["labels"][i]) / f"{i}.npz"
+
+
+def _integrate_sample(h5_file, i: int, output_dir: Path, integrate: Callable) -> None:
     events = {"t": h5_file["spikes"]["times"][i], "x": h5_file["spikes"]["units"][i]}
     try:
         frames = integrate(events)
     except ValueError as e:
         raise ValueError(f"sample {i} of {h5_file.filename!r}: {e}") from e
-    atomic_savez(out, frames=frames)
+    atomic_savez(_sample_file(h5_file, i, output_dir), frames=frames)
+
+
+def _integrate_events_file_to_frames_file_by_fixed_frames_number(
+    h5_file,
+    i: int,
+    output_dir: Path,
+    split_by: str,
+    frames_num: int,
+    W: int,
+    print_save: bool = False,
+) -> None:
+    """Integrate sample ``i`` of the open ``h5_file`` into ``frames_num`` frames and save them
+    as ``output_dir/<label>/<i>.npz`` (key ``frames``); the fixed-number builder calls this
+    module-level hook (looked up at call time) for every sample it has to build."""
+    integrate = partial(_frames_by_number, split_by=split_by, frames_num=frames_num, W=W)
+    _integrate_sample(h5_file, i, output_dir, integrate)
+    if print_save:
+        _log.debug("Frames [%s] saved.", _sample_file(h5_file, i, output_dir))
 
 
 class _SHDFrameBuilder(NeuromorphicDatasetBuilder):
@@ -176,13 +195,13 @@ class SHDFrameFixedNumberBuilder(_SHDFrameBuilder):
     """Frames of a fixed number ``frames_number`` per sample (``split_by`` 'number' or 'time')."""
 
     def build_impl(self) -> None:
-        integrate = partial(
-            _frames_by_number,
-            split_by=self.cfg.split_by,
-            frames_num=self.cfg.frames_number,
-            W=self.W,
-        )
-        self._build_samples(partial(_integrate_sample, integrate=integrate, is_done=self._valid))
+        def process(h5_file, i: int, split_root: Path) -> None:
+            if not self._valid(_sample_file(h5_file, i, split_root)):
+                _integrate_events_file_to_frames_file_by_fixed_frames_number(
+                    h5_file, i, split_root, self.cfg.split_by, self.cfg.frames_number, self.W, False
+                )
+
+        self._build_samples(process)
 
     @property
     def processed_root(self) -> Path:
@@ -196,7 +215,12 @@ class SHDFrameFixedDurationBuilder(_SHDFrameBuilder):
 
     def build_impl(self) -> None:
         integrate = partial(_frames_by_duration, duration=self.cfg.duration, W=self.W)
-        self._build_samples(partial(_integrate_sample, integrate=integrate, is_done=self._valid))
+
+        def process(h5_file, i: int, split_root: Path) -> None:
+            if not self._valid(_sample_file(h5_file, i, split_root)):
+                _integrate_sample(h5_file, i, split_root, integrate)
+
+        self._build_samples(process)
 
     @property
     def processed_root(self) -> Path:
