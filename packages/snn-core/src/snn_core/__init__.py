@@ -1,6 +1,16 @@
 """snn-core: step modes, stateful modules, surrogate gradients and functional helpers."""
 
-from snn_core import anomaly, base, encoding, functional, monitor, quantize, surrogate
+from snn_core import (
+    anomaly,
+    base,
+    encoding,
+    functional,
+    monitor,
+    op_counter,
+    quantize,
+    surrogate,
+    visualizing,
+)
 from snn_core.base import MemoryModule, MultiStepModule, SingleStepModule, StepModule
 
 __version__ = "0.1.0"
@@ -12,7 +22,9 @@ __all__ = [
     "surrogate",
     "encoding",
     "monitor",
+    "op_counter",
     "quantize",
+    "visualizing",
     "StepModule",
     "SingleStepModule",
     "MultiStepModule",
