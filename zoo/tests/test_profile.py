@@ -64,3 +64,23 @@ def test_pooled_batches_equal_one_batch() -> None:
 def test_profile_rejects_bad_samples(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["profile", "--model", "spikformer_digits", "--samples", "0"]) == 2
     assert "samples must be a positive int" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("multi_spike", "key"), [(False, "energy_mj"), (True, "energy_mj_multi_spike")]
+)
+def test_digits_card_states_the_energy_of_the_bundled_weights(multi_spike: bool, key: str) -> None:
+    from snn_zoo import create_model, get_pretrained_cfg
+    from snn_zoo.data import load_dataset
+    from snn_zoo.profile import profile_model
+    from torch.utils.data import DataLoader
+
+    card = get_pretrained_cfg("spikformer_digits")
+    spec = load_dataset("digits")
+    model = create_model("spikformer_digits", pretrained=True)
+    report = profile_model(
+        model, DataLoader(spec.test, batch_size=150), time_steps=4, multi_spike=multi_spike
+    )
+    assert report.batch_size == 450
+    assert round(report.energy_total_mj, 6) == card[key]

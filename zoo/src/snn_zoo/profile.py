@@ -17,6 +17,8 @@ import torch
 from snn_core.op_counter import PaperEnergyCounter, PaperEnergyReport
 from torch import nn
 
+from snn_zoo.data import time_first
+
 __all__ = ["profile_model", "write_profile"]
 
 _CSV_FIELDS = (
@@ -55,7 +57,7 @@ def profile_model(
             x = batch[0] if isinstance(batch, (tuple, list)) else batch
             if samples is not None:
                 x = x[: samples - seen]
-            model(x)
+            model(time_first(x))
             seen += int(x.shape[0])
             if samples is not None and seen >= samples:
                 break

@@ -9,13 +9,12 @@ Download (by hand; the Dropbox link of the reference has expired, an OpenI mirro
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from ._archive import extract_archive
-from ._cache import atomic_savez, run_tasks
+from ._cache import run_tasks
+from ._raw import class_folder_tasks, convert_missing, extract_nested, zips_into
 from .base import NeuromorphicDatasetFolder
 
 __all__ = ["ASLDVS"]
@@ -40,12 +39,6 @@ def _load_asl_mat(mat_file: str | Path) -> dict:
         raise ValueError(
             f"ASL-DVS file {str(mat_file)!r} is corrupt or lacks one of 'ts', 'x', 'y', 'pol': {e}"
         ) from e
-
-
-def _convert_mat(mat_file: Path, npz_file: Path) -> None:
-    if npz_file.exists():
-        return
-    atomic_savez(npz_file, **_load_asl_mat(mat_file))
 
 
 class ASLDVS(NeuromorphicDatasetFolder):
@@ -98,26 +91,10 @@ class ASLDVS(NeuromorphicDatasetFolder):
         """Unpack ``ICCV2019_DVS_dataset.zip`` and then each per-letter zip inside it."""
         download_root = Path(download_root)
         archive = download_root / "ICCV2019_DVS_dataset.zip"
-        temp_ext_dir = download_root / "temp_ext"
-        temp_ext_dir.mkdir(exist_ok=True)
-        try:
-            extract_archive(archive, temp_ext_dir)
-            inner = sorted(p for p in temp_ext_dir.iterdir() if p.suffix == ".zip")
-            run_tasks(extract_archive, [(z, extract_root) for z in inner])
-        finally:
-            shutil.rmtree(temp_ext_dir)
+        extract_nested(archive, download_root / "temp_ext", zips_into(extract_root))
 
     @classmethod
     def create_raw_from_extracted(cls, extract_root: Path, raw_root: Path):
         """Convert ``<letter>/<name>.mat`` to ``raw_root/<letter>/<name>.npz``."""
-        extract_root, raw_root = Path(extract_root), Path(raw_root)
-        tasks = []
-        for class_name in sorted(os.listdir(extract_root)):
-            mat_dir = extract_root / class_name
-            if not mat_dir.is_dir():
-                continue
-            (raw_root / class_name).mkdir(parents=True, exist_ok=True)
-            for mat_name in sorted(os.listdir(mat_dir)):
-                npz = raw_root / class_name / (os.path.splitext(mat_name)[0] + ".npz")
-                tasks.append((mat_dir / mat_name, npz))
-        run_tasks(_convert_mat, tasks)
+        tasks = class_folder_tasks(Path(extract_root), Path(raw_root))
+        run_tasks(partial(convert_missing, _load_asl_mat), tasks)

@@ -230,11 +230,29 @@ class EventBuilder(NeuromorphicDatasetBuilder):
         return _load_events
 
 
+class _FrameBuilder(NeuromorphicDatasetBuilder):
+    """What the three frame builders share: the sensor size, the events loader (a class
+    attribute, so a data set with its own file format overrides it), one ``.npz`` of frames
+    per events file (same name unless a subclass says otherwise) and the frames loader."""
+
+    _event_loader = staticmethod(_load_events)
+
+    def __init__(self, cfg: NeuromorphicDatasetConfig, raw_root: Path, H: int, W: int):
+        super().__init__(cfg, raw_root)
+        self.H, self.W = H, W
+
+    def _outputs_done(self, events_file: Path, output_dir: Path) -> bool:
+        return self._valid(_cache.npz_name(output_dir / events_file.name))
+
+    def get_loader(self) -> Callable:
+        return utils.load_npz_frames
+
+
 def _frames_task(integrate: Callable, loader: Callable, args: tuple, events_file, output_dir):
     integrate(loader, events_file, output_dir, *args)
 
 
-class FrameFixedNumberBuilder(NeuromorphicDatasetBuilder):
+class FrameFixedNumberBuilder(_FrameBuilder):
     """Integrates every sample into ``frames_number`` frames split by ``split_by``;
     folder ``frames_number_{F}_split_by_{split_by}``, file names kept.
 
@@ -245,19 +263,10 @@ class FrameFixedNumberBuilder(NeuromorphicDatasetBuilder):
         W: sensor width.
     """
 
-    _event_loader = staticmethod(_load_events)
-
-    def __init__(self, cfg: NeuromorphicDatasetConfig, raw_root: Path, H: int, W: int):
-        super().__init__(cfg, raw_root)
-        self.H, self.W = H, W
-
     def build_impl(self) -> None:
         integrate = utils.integrate_events_file_to_frames_file_by_fixed_frames_number
         args = (self.cfg.split_by, self.cfg.frames_number, self.H, self.W, True)
         self._build_from_event_files(partial(_frames_task, integrate, self._event_loader, args))
-
-    def _outputs_done(self, events_file: Path, output_dir: Path) -> bool:
-        return self._valid(_cache.npz_name(output_dir / events_file.name))
 
     @property
     def processed_root(self) -> Path:
@@ -265,11 +274,8 @@ class FrameFixedNumberBuilder(NeuromorphicDatasetBuilder):
             self.cfg.root / f"frames_number_{self.cfg.frames_number}_split_by_{self.cfg.split_by}"
         )
 
-    def get_loader(self) -> Callable:
-        return utils.load_npz_frames
 
-
-class FrameFixedDurationBuilder(NeuromorphicDatasetBuilder):
+class FrameFixedDurationBuilder(_FrameBuilder):
     """Integrates every sample into frames of ``duration`` each; folder ``duration_{D}``,
     files ``<stem>_<number of frames>.npz``.
 
@@ -279,12 +285,6 @@ class FrameFixedDurationBuilder(NeuromorphicDatasetBuilder):
         H: sensor height.
         W: sensor width.
     """
-
-    _event_loader = staticmethod(_load_events)
-
-    def __init__(self, cfg: NeuromorphicDatasetConfig, raw_root: Path, H: int, W: int):
-        super().__init__(cfg, raw_root)
-        self.H, self.W = H, W
 
     def build_impl(self) -> None:
         integrate = utils.integrate_events_file_to_frames_file_by_fixed_duration
@@ -303,9 +303,6 @@ class FrameFixedDurationBuilder(NeuromorphicDatasetBuilder):
     def processed_root(self) -> Path:
         return self.cfg.root / f"duration_{self.cfg.duration}"
 
-    def get_loader(self) -> Callable:
-        return utils.load_npz_frames
-
 
 def _custom_task(function: Callable, loader: Callable, H: int, W: int, events_file, output_dir):
     frames = function(loader(events_file), H, W)
@@ -316,7 +313,7 @@ def _custom_task(function: Callable, loader: Callable, H: int, W: int, events_fi
     )
 
 
-class FrameCustomIntegrateBuilder(NeuromorphicDatasetBuilder):
+class FrameCustomIntegrateBuilder(_FrameBuilder):
     """Integrates every sample with ``custom_integrate_function(events, H, W)``; folder
     ``custom_integrated_frames_dir_name`` (default: the function's ``__name__``).
 
@@ -327,20 +324,11 @@ class FrameCustomIntegrateBuilder(NeuromorphicDatasetBuilder):
         W: sensor width.
     """
 
-    _event_loader = staticmethod(_load_events)
-
-    def __init__(self, cfg: NeuromorphicDatasetConfig, raw_root: Path, H: int, W: int):
-        super().__init__(cfg, raw_root)
-        self.H, self.W = H, W
-
     def build_impl(self) -> None:
         function = self.cfg.custom_integrate_function
         self._build_from_event_files(
             partial(_custom_task, function, self._event_loader, self.H, self.W)
         )
-
-    def _outputs_done(self, events_file: Path, output_dir: Path) -> bool:
-        return self._valid(_cache.npz_name(output_dir / events_file.name))
 
     @property
     def processed_root(self) -> Path:
@@ -348,9 +336,6 @@ class FrameCustomIntegrateBuilder(NeuromorphicDatasetBuilder):
         if name is None:
             name = self.cfg.custom_integrate_function.__name__
         return self.cfg.root / name
-
-    def get_loader(self) -> Callable:
-        return utils.load_npz_frames
 
 
 class NeuromorphicDatasetFolder(DatasetFolder):
@@ -404,6 +389,10 @@ class NeuromorphicDatasetFolder(DatasetFolder):
             split_root = self.processed_root / ("train" if self.cfg.train else "test")
         else:
             split_root = self.get_root_when_train_is_none(self.processed_root)
+        self._init_folder(split_root, loader)
+
+    def _init_folder(self, split_root: Path, loader: Callable) -> None:
+        """Serve the samples of ``split_root`` (``<class>/<file>``) through ``loader``."""
         super().__init__(
             root=split_root,
             loader=loader,

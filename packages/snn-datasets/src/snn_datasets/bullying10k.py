@@ -14,12 +14,14 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from ._archive import extract_archive
-from ._cache import atomic_savez, run_tasks
+from ._cache import run_tasks
+from ._raw import convert_missing, make_class_folders
 from .base import NeuromorphicDatasetFolder
 
 __all__ = ["BULLYING10K_CATEGORY_LABEL", "Bullying10kClassification"]
@@ -50,13 +52,6 @@ def _load_bullying_npy(src_path: str | Path) -> dict:
         return {key: np.array([e[k] for e in events]) for k, key in enumerate("txyp")}
     except (ValueError, OSError, EOFError, TypeError, IndexError) as e:
         raise ValueError(f"Bullying10K file {str(src_path)!r} is truncated or corrupt: {e}") from e
-
-
-def _convert_npy(src_path: Path, dst_dir: Path, label: int) -> None:
-    target = Path(dst_dir) / str(label) / f"{Path(src_path).stem}.npz"
-    if target.exists():
-        return
-    atomic_savez(target, **_load_bullying_npy(src_path))
 
 
 def _split_files(extract_root: Path) -> tuple[list, list]:
@@ -158,11 +153,12 @@ class Bullying10kClassification(NeuromorphicDatasetFolder):
         """Convert the ``.npy`` files to ``{train,test}/<label>/<name>.npz``, then delete
         ``extract_root``."""
         raw_root = Path(raw_root)
-        for split in ("train", "test"):
-            for label in range(10):
-                (raw_root / split / str(label)).mkdir(parents=True, exist_ok=True)
+        make_class_folders(raw_root, range(10), ("train", "test"))
         train, test = _split_files(Path(extract_root))
-        tasks = [(f, raw_root / "train", label) for f, label in train]
-        tasks += [(f, raw_root / "test", label) for f, label in test]
-        run_tasks(_convert_npy, tasks)
+        tasks = [
+            (f, raw_root / split / str(label) / f"{f.stem}.npz")
+            for split, files in (("train", train), ("test", test))
+            for f, label in files
+        ]
+        run_tasks(partial(convert_missing, _load_bullying_npy), tasks)
         shutil.rmtree(extract_root)

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from ._aedat2 import decode_dvs128_address, read_aedat2
 from ._archive import extract_archive
-from ._cache import atomic_savez, folder_lock, run_tasks
+from ._cache import folder_lock, run_tasks
+from ._raw import class_folder_tasks, convert_missing, zips_into
 from .base import NeuromorphicDatasetFolder
 
 __all__ = [
@@ -63,12 +65,6 @@ def _load_cifar10dvs_events(file_name: str | Path) -> dict:
     address, t = read_aedat2(file_name)
     x_sensor, y_sensor, polarity = decode_dvs128_address(address)
     return {"t": t, "x": 127 - y_sensor, "y": 127 - x_sensor, "p": 1 - polarity.astype(np.int64)}
-
-
-def _convert_recording(aedat_file: Path, npz_file: Path) -> None:
-    if npz_file.exists():
-        return
-    atomic_savez(npz_file, **_load_cifar10dvs_events(aedat_file))
 
 
 class CIFAR10DVS(NeuromorphicDatasetFolder):
@@ -137,24 +133,13 @@ class CIFAR10DVS(NeuromorphicDatasetFolder):
     @classmethod
     def extract_downloaded_files(cls, download_root: Path, extract_root: Path):
         """Unpack every ``.zip`` of ``download_root`` into ``extract_root``."""
-        zips = sorted(p for p in Path(download_root).iterdir() if p.suffix == ".zip")
-        run_tasks(extract_archive, [(z, extract_root) for z in zips])
+        run_tasks(extract_archive, zips_into(extract_root)(Path(download_root)))
 
     @classmethod
     def create_raw_from_extracted(cls, extract_root: Path, raw_root: Path):
         """Convert every ``<class>/<name>.aedat`` to ``raw_root/<class>/<name>.npz``."""
-        extract_root, raw_root = Path(extract_root), Path(raw_root)
-        tasks = []
-        for class_name in sorted(os.listdir(extract_root)):
-            aedat_dir = extract_root / class_name
-            if not aedat_dir.is_dir():
-                continue
-            np_dir = raw_root / class_name
-            np_dir.mkdir(parents=True, exist_ok=True)
-            for aedat_name in sorted(os.listdir(aedat_dir)):
-                npz_name = os.path.splitext(aedat_name)[0] + ".npz"
-                tasks.append((aedat_dir / aedat_name, np_dir / npz_name))
-        run_tasks(_convert_recording, tasks)
+        tasks = class_folder_tasks(Path(extract_root), Path(raw_root))
+        run_tasks(partial(convert_missing, _load_cifar10dvs_events), tasks)
 
 
 def _link_tebn_split(root: str | Path) -> None:

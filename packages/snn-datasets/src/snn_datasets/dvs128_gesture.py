@@ -19,6 +19,7 @@ import numpy as np
 from . import utils
 from ._archive import extract_archive
 from ._cache import atomic_savez, run_tasks
+from ._raw import make_class_folders
 from .base import NeuromorphicDatasetFolder
 
 __all__ = ["DVS128Gesture"]
@@ -147,8 +148,7 @@ class DVS128Gesture(NeuromorphicDatasetFolder):
         tasks = []
         for split in ("train", "test"):
             split_dir = raw_root / split
-            for label in range(_N_CLASSES):
-                (split_dir / str(label)).mkdir(parents=True, exist_ok=True)
+            make_class_folders(split_dir, range(_N_CLASSES))
             with open(aedat_dir / f"trials_to_{split}.txt") as f:
                 for line in f:
                     aedat_name = line.strip()

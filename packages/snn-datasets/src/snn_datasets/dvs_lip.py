@@ -8,11 +8,11 @@ fields ``t``, ``x``, ``y``, ``p``, read as they are (``sample['t']`` works like 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from ._archive import extract_archive
+from ._raw import link_class_folders
 from .base import NeuromorphicDatasetFolder
 
 __all__ = ["DVSLip"]
@@ -81,14 +81,4 @@ class DVSLip(NeuromorphicDatasetFolder):
     def create_raw_from_extracted(cls, extract_root: Path, raw_root: Path):
         """Link ``DVS-Lip/<split>/<word>/<file>`` into ``raw_root/<split>/<word>/``."""
         for split in ("train", "test"):
-            source_split = Path(extract_root) / "DVS-Lip" / split
-            for class_name in sorted(os.listdir(source_split)):
-                source_dir = source_split / class_name
-                if not source_dir.is_dir():
-                    continue
-                target_dir = Path(raw_root) / split / class_name
-                target_dir.mkdir(parents=True, exist_ok=True)
-                for fname in sorted(os.listdir(source_dir)):
-                    target = target_dir / fname
-                    if not os.path.lexists(target):
-                        target.symlink_to((source_dir / fname).resolve())
+            link_class_folders(Path(extract_root) / "DVS-Lip" / split, Path(raw_root) / split)

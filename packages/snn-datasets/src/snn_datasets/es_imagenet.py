@@ -13,13 +13,13 @@ reference, so equal times keep the same order), as ``float64`` arrays.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from ._archive import extract_archive
+from ._raw import link_class_folders, link_missing, make_class_folders, sub_dirs
 from .base import (
     EventBuilder,
     FrameCustomIntegrateBuilder,
@@ -187,18 +187,8 @@ class ESImageNet(NeuromorphicDatasetFolder):
         source = Path(extract_root) / "ES-imagenet-0.18"
         raw_root = Path(raw_root)
         train_src = source / "train"
-        class_dirs = sorted(d for d in os.listdir(train_src) if (train_src / d).is_dir())
-        for split in ("train", "test"):
-            for class_dir in class_dirs:
-                (raw_root / split / class_dir).mkdir(parents=True, exist_ok=True)
-
-        def link(target: Path, src: Path) -> None:
-            if not os.path.lexists(target):
-                target.symlink_to(src.resolve())
-
-        for class_dir in class_dirs:
-            for sample in sorted(os.listdir(train_src / class_dir)):
-                link(raw_root / "train" / class_dir / sample, train_src / class_dir / sample)
+        make_class_folders(raw_root, sub_dirs(train_src), ("train", "test"))
+        link_class_folders(train_src, raw_root / "train")
         for fname, label in _read_val_labels(source / "vallabel.txt"):
             target_dir = raw_root / "test" / f"class{label}"
             if not target_dir.is_dir():
@@ -206,4 +196,4 @@ class ESImageNet(NeuromorphicDatasetFolder):
                     f"{str(source / 'vallabel.txt')!r} gives {fname!r} the class {label}, but "
                     f"there is no folder 'class{label}' in {str(train_src)!r}"
                 )
-            link(target_dir / fname, source / "val" / fname)
+            link_missing(target_dir / fname, source / "val" / fname)

@@ -9,18 +9,17 @@ holds ``MINI_HARDVS_files/action_001.zip`` ... ``action_300.zip`` with
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
-from ._archive import extract_archive
-from ._cache import run_tasks
+from ._raw import extract_nested, link_missing, make_class_folders
 from .base import NeuromorphicDatasetFolder
 
 __all__ = ["HARDVS"]
 
 _N_CLASSES = 300
+_CLASS_DIRS = tuple(f"action_{i:03d}" for i in range(1, _N_CLASSES + 1))
 _SPLITS = ("train", "val", "test")
 
 
@@ -105,19 +104,14 @@ class HARDVS(NeuromorphicDatasetFolder):
     def extract_downloaded_files(cls, download_root: Path, extract_root: Path):
         """Unpack ``action_XXX.zip`` into ``extract_root/action_XXX`` and copy the label files."""
         download_root, extract_root = Path(download_root), Path(extract_root)
-        temp_ext_dir = download_root / "temp_ext"
-        temp_ext_dir.mkdir(exist_ok=True)
-        try:
-            extract_archive(download_root / "MINI_HARDVS_files.zip", temp_ext_dir)
-            tasks = []
-            for i in range(1, _N_CLASSES + 1):
-                name = f"action_{i:03d}"
-                tasks.append(
-                    (temp_ext_dir / "MINI_HARDVS_files" / f"{name}.zip", extract_root / name)
-                )
-            run_tasks(extract_archive, tasks)
-        finally:
-            shutil.rmtree(temp_ext_dir)
+
+        def inner_tasks(temp_ext_dir: Path) -> list[tuple[Path, Path]]:
+            inner = temp_ext_dir / "MINI_HARDVS_files"
+            return [(inner / f"{name}.zip", extract_root / name) for name in _CLASS_DIRS]
+
+        extract_nested(
+            download_root / "MINI_HARDVS_files.zip", download_root / "temp_ext", inner_tasks
+        )
         for split in _SPLITS:
             shutil.copy(download_root / f"{split}_label.txt", extract_root / f"{split}_label.txt")
 
@@ -126,9 +120,7 @@ class HARDVS(NeuromorphicDatasetFolder):
         """Link the samples listed in ``<split>_label.txt`` into ``raw_root/<split>/<class>/``."""
         extract_root, raw_root = Path(extract_root), Path(raw_root)
         for split in _SPLITS:
-            for i in range(1, _N_CLASSES + 1):
-                (raw_root / split / f"action_{i:03d}").mkdir(parents=True, exist_ok=True)
+            make_class_folders(raw_root / split, _CLASS_DIRS)
             for class_name, sample in _read_split_file(extract_root / f"{split}_label.txt"):
-                target = raw_root / split / class_name / f"{sample}.npz"
-                if not os.path.lexists(target):
-                    target.symlink_to((extract_root / class_name / f"{sample}.npz").resolve())
+                name = f"{sample}.npz"
+                link_missing(raw_root / split / class_name / name, extract_root / class_name / name)

@@ -13,8 +13,9 @@ from pathlib import Path
 
 from ._archive import extract_archive
 from ._cache import run_tasks
+from ._raw import class_folder_tasks
 from .base import NeuromorphicDatasetFolder
-from .n_mnist import _atis_tasks, _convert_atis_bin
+from .n_mnist import _convert_atis_bin
 
 __all__ = ["NCaltech101"]
 
@@ -82,4 +83,5 @@ class NCaltech101(NeuromorphicDatasetFolder):
     @classmethod
     def create_raw_from_extracted(cls, extract_root: Path, raw_root: Path):
         """Convert ``Caltech101/<class>/<name>.bin`` to ``raw_root/<class>/<name>.npz``."""
-        run_tasks(_convert_atis_bin, _atis_tasks(Path(extract_root) / "Caltech101", Path(raw_root)))
+        tasks = class_folder_tasks(Path(extract_root) / "Caltech101", Path(raw_root))
+        run_tasks(_convert_atis_bin, tasks)

@@ -8,13 +8,13 @@ Download (by hand, https://www.garrickorchard.com/datasets/n-mnist): ``Train.zip
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 from . import utils
 from ._archive import extract_archive
 from ._cache import run_tasks
+from ._raw import class_folder_tasks
 from .base import NeuromorphicDatasetFolder
 
 __all__ = ["NMNIST"]
@@ -25,20 +25,6 @@ def _convert_atis_bin(bin_file: Path, npz_file: Path) -> None:
     (a resumed conversion); a size that is not a multiple of 5 bytes is an error naming it."""
     if not npz_file.exists():
         utils._save_atis_bin_as_npz(bin_file, npz_file)
-
-
-def _atis_tasks(source_dir: Path, target_dir: Path) -> list[tuple[Path, Path]]:
-    """``(bin, npz)`` pairs for every ``source_dir/<class>/<name>.bin``; makes the class folders."""
-    tasks = []
-    for class_name in sorted(os.listdir(source_dir)):
-        bin_dir = source_dir / class_name
-        if not bin_dir.is_dir():
-            continue
-        np_dir = target_dir / class_name
-        np_dir.mkdir(parents=True, exist_ok=True)
-        for bin_name in sorted(os.listdir(bin_dir)):
-            tasks.append((bin_dir / bin_name, np_dir / (os.path.splitext(bin_name)[0] + ".npz")))
-    return tasks
 
 
 class NMNIST(NeuromorphicDatasetFolder):
@@ -109,5 +95,5 @@ class NMNIST(NeuromorphicDatasetFolder):
         """Convert ``{Train,Test}/<digit>/<id>.bin`` to ``{train,test}/<digit>/<id>.npz``."""
         tasks = []
         for split in ("Train", "Test"):
-            tasks += _atis_tasks(Path(extract_root) / split, Path(raw_root) / split.lower())
+            tasks += class_folder_tasks(Path(extract_root) / split, Path(raw_root) / split.lower())
         run_tasks(_convert_atis_bin, tasks)

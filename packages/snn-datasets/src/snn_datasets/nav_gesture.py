@@ -10,12 +10,12 @@ Download (by hand; neuromorphic-vision.com no longer serves it, see SpikingJelly
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
-from ._archive import extract_archive
-from ._cache import atomic_savez, run_tasks
+from ._cache import run_tasks
+from ._raw import convert_missing, extract_nested, make_class_folders, sub_dirs, zips_into
 from ._tddat import read_td_dat
 from .base import NeuromorphicDatasetFolder
 
@@ -24,11 +24,10 @@ __all__ = ["NAVGestureWalk", "NAVGestureSit"]
 _GESTURES = ("le", "ri", "up", "do", "ho", "se")
 
 
-def _convert_td_dat(dat_file: Path, npz_file: Path) -> None:
-    if npz_file.exists():
-        return
+def _load_td_dat(dat_file: Path) -> dict:
+    """Events of one NavGesture ``.dat`` file, ``y`` flipped (``y = 239 - y``)."""
     t, xy, p = read_td_dat(dat_file)
-    atomic_savez(npz_file, t=t, x=xy[:, 0], y=239 - xy[:, 1], p=p)
+    return {"t": t, "x": xy[:, 0], "y": 239 - xy[:, 1], "p": p}
 
 
 def _gesture_of(file_name: str) -> str:
@@ -96,32 +95,21 @@ class NAVGestureWalk(NeuromorphicDatasetFolder):
     def extract_downloaded_files(cls, download_root: Path, extract_root: Path):
         """Unpack the archive and then the per-subject zips inside it into ``extract_root``."""
         download_root = Path(download_root)
-        archive_name = cls.resource_url_md5()[0][0]
-        archive = download_root / archive_name
-        temp_ext_dir = download_root / "temp_ext"
-        temp_ext_dir.mkdir(exist_ok=True)
-        try:
-            extract_archive(archive, temp_ext_dir)
-            inner = sorted(p for p in temp_ext_dir.iterdir() if p.suffix == ".zip")
-            run_tasks(extract_archive, [(z, extract_root) for z in inner])
-        finally:
-            shutil.rmtree(temp_ext_dir)
+        archive = download_root / cls.resource_url_md5()[0][0]
+        extract_nested(archive, download_root / "temp_ext", zips_into(extract_root))
 
     @classmethod
     def create_raw_from_extracted(cls, extract_root: Path, raw_root: Path):
         """Convert ``<subject>/<subject>_<gesture>_..._td.dat`` to ``<gesture>/<name>.npz``."""
         extract_root, raw_root = Path(extract_root), Path(raw_root)
-        for gesture in _GESTURES:
-            (raw_root / gesture).mkdir(parents=True, exist_ok=True)
+        make_class_folders(raw_root, _GESTURES)
         tasks = []
-        for user_name in sorted(os.listdir(extract_root)):
+        for user_name in sub_dirs(extract_root):
             user_dir = extract_root / user_name
-            if not user_dir.is_dir():
-                continue
             for dat_name in sorted(os.listdir(user_dir)):
                 npz = raw_root / _gesture_of(dat_name) / (os.path.splitext(dat_name)[0] + ".npz")
                 tasks.append((user_dir / dat_name, npz))
-        run_tasks(_convert_td_dat, tasks)
+        run_tasks(partial(convert_missing, _load_td_dat), tasks)
 
 
 class NAVGestureSit(NAVGestureWalk):

@@ -31,6 +31,7 @@ import numpy as np
 from . import utils
 from ._archive import extract_archive
 from ._cache import atomic_savez, run_tasks
+from ._raw import make_class_folders
 from .base import (
     EventBuilder,
     NeuromorphicDatasetBuilder,
@@ -181,8 +182,7 @@ class _SHDFrameBuilder(NeuromorphicDatasetBuilder):
         h5py = _h5py()
         for split in self.splits:
             split_root = Path(self.processed_root) / split
-            for label in range(self.n_classes):
-                (split_root / str(label)).mkdir(parents=True, exist_ok=True)
+            make_class_folders(split_root, range(self.n_classes))
             with h5py.File(Path(self.raw_root) / f"{self.dataset_name}_{split}.h5", "r") as h5:
                 tasks = [(h5, i, split_root) for i in range(len(h5["labels"]))]
                 self._run_preprocess_tasks(process, tasks)
@@ -321,13 +321,7 @@ class _HDF5Samples:
             self.transform = self.cfg.transform
             self.target_transform = self.cfg.target_transform
         else:
-            super(NeuromorphicDatasetFolder, self).__init__(
-                root=split_root,
-                loader=loader,
-                extensions=self.get_extensions(),
-                transform=self.cfg.transform,
-                target_transform=self.cfg.target_transform,
-            )
+            super()._init_folder(split_root, loader)
 
 
 class SpikingHeidelbergDigits(_HDF5Samples, NeuromorphicDatasetFolder):
@@ -355,21 +349,18 @@ class SpikingHeidelbergDigits(_HDF5Samples, NeuromorphicDatasetFolder):
     ):
         if train is None:
             raise ValueError("`train` must be `True` or `False`, got None")
-        self.cfg = NeuromorphicDatasetConfig(
-            root=Path(root),
-            train=train,
-            data_type=data_type,
-            frames_number=frames_number,
-            split_by=split_by,
-            duration=duration,
-            custom_integrate_function=custom_integrate_function,
-            custom_integrated_frames_dir_name=custom_integrated_frames_dir_name,
-            transform=transform,
-            target_transform=target_transform,
+        super().__init__(
+            root,
+            train,
+            data_type,
+            frames_number,
+            split_by,
+            duration,
+            custom_integrate_function,
+            custom_integrated_frames_dir_name,
+            transform,
+            target_transform,
         )
-        self.prepare_raw_dataset()
-        self.processed_root, loader = self.get_dataset_builder().build()
-        self._init_folder(self.processed_root / ("train" if train else "test"), loader)
 
     def get_dataset_builder(self):
         if self.cfg.data_type == "event":
@@ -424,21 +415,18 @@ class SpikingSpeechCommands(_HDF5Samples, NeuromorphicDatasetFolder):
         if split not in self.splits:
             raise ValueError(f"split must be one of {self.splits}, got {split!r}")
         self.split = split
-        self.cfg = NeuromorphicDatasetConfig(
-            root=Path(root),
-            train=None,
-            data_type=data_type,
-            frames_number=frames_number,
-            split_by=split_by,
-            duration=duration,
-            custom_integrate_function=custom_integrate_function,
-            custom_integrated_frames_dir_name=custom_integrated_frames_dir_name,
-            transform=transform,
-            target_transform=target_transform,
+        super().__init__(
+            root,
+            None,
+            data_type,
+            frames_number,
+            split_by,
+            duration,
+            custom_integrate_function,
+            custom_integrated_frames_dir_name,
+            transform,
+            target_transform,
         )
-        self.prepare_raw_dataset()
-        self.processed_root, loader = self.get_dataset_builder().build()
-        self._init_folder(self.get_root_when_train_is_none(self.processed_root), loader)
 
     def get_root_when_train_is_none(self, _root: Path) -> Path:
         return _root / self.split

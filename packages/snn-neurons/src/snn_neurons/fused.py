@@ -63,15 +63,19 @@ gives a reason, under ``torch.jit`` tracing and under ``torch.func`` transforms.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import warnings
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.modules.module as _module
 from snn_core.surrogate import SurrogateFunctionBase
 from torch.autograd.function import once_differentiable
+from torch.utils._python_dispatch import _disable_current_modes, _get_current_dispatch_mode_stack
 
 from snn_neurons import _compile_worker
 from snn_neurons._fused_run import run_backward, run_forward
@@ -288,15 +292,44 @@ class _FusedFunction(torch.autograd.Function):
 
 
 # --------------------------------------------------------------------------- entry point
+def _user_dispatch_mode_active() -> bool:
+    """Whether a dispatch mode from outside torch (an operation counter such as
+    ``snn_core.op_counter``'s) is active: it sees the single-step loop, the neuron's own
+    definition step by step, as the reference framework's torch backend runs it."""
+    return any(
+        not type(mode).__module__.startswith("torch.")
+        for mode in _get_current_dispatch_mode_stack()
+    )
+
+
 def _functorch_active() -> bool:
     active = getattr(torch._C, "_are_functorch_transforms_active", None)
     return bool(active()) if active is not None else False
 
 
+@contextlib.contextmanager
+def _no_global_module_hooks() -> Iterator[None]:
+    """Set aside the hooks registered for every module (``register_module_forward_hook``
+    and friends) while the neuron's steps are traced; they are put back afterwards."""
+    names = [n for n in dir(_module) if n.startswith("_global_") and n.endswith("hooks")]
+    saved = {n: getattr(_module, n) for n in names}
+    for n, hooks in saved.items():
+        setattr(_module, n, type(hooks)())
+    try:
+        yield
+    finally:
+        for n, hooks in saved.items():
+            setattr(_module, n, hooks)
+
+
 def _make_plan(neuron: Any, args: tuple[Any, ...]) -> _Plan | None:
     """Trace ``neuron``'s steps (``None``, with a warning, if its definition cannot be)."""
     try:
-        return _Plan(neuron, *args)
+        # A dispatch mode or global module hooks active at the first call (an operation counter,
+        # a module tracker) must not see, nor break, the tracing: the plan is the neuron's
+        # definition, not this call's work.
+        with _disable_current_modes(), _no_global_module_hooks():
+            return _Plan(neuron, *args)
     except Exception as err:  # the definition cannot be traced: run the loop instead
         warnings.warn(
             f"snn_neurons: {type(neuron).__name__} runs the single-step loop, not the fused "
@@ -422,7 +455,7 @@ def fused_multi_step(
         from snn_neurons._fused_op import compiled_multi_step
 
         return compiled_multi_step(neuron, x_seq, v, need_v_seq)
-    if _functorch_active():
+    if _functorch_active() or _user_dispatch_mode_active():
         return NotImplemented
     if why_not_fused(neuron) is not None:
         return NotImplemented

@@ -22,8 +22,11 @@ from snn_layers.ann2snn.recipes import (
     LocalThresholdBalancingRecipe,
     ModuleConversionRecipe,
     RateCodingRecipe,
+    SpikeZIPTFQANNRecipe,
+    STATransformerRecipe,
     TransformerTDEquivalentRecipe,
 )
+from snn_layers.ann2snn.utils import download_url
 
 __all__ = [
     "Converter",
@@ -34,9 +37,12 @@ __all__ = [
     "ModuleConversionRecipe",
     "RateCodingRecipe",
     "LocalThresholdBalancingRecipe",
+    "SpikeZIPTFQANNRecipe",
+    "STATransformerRecipe",
     "TransformerTDEquivalentRecipe",
     "ChannelVoltageScaler",
     "NeuronFactory",
     "estimate_delay_start",
     "SignedQCFSSequenceEncoder",
+    "download_url",
 ]

@@ -15,6 +15,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from snn_core import base, monitor
+from snn_core.functional import plasticity
 from snn_core.functional.plasticity import check_time_constants
 from torch import nn
 
@@ -40,6 +41,60 @@ def _pad_like_conv(conv: nn.Conv1d | nn.Conv2d, x: torch.Tensor) -> torch.Tensor
         return x
     mode = "constant" if conv.padding_mode == "zeros" else conv.padding_mode
     return F.pad(x, pad, mode=mode)
+
+
+def _stdp_rule_for(
+    synapse: Synapse, pre: torch.Tensor
+) -> tuple[Callable[..., Any], torch.Tensor, dict[str, Any]]:
+    """The STDP step of :mod:`snn_core.functional.plasticity` for ``synapse``, its input
+    padded as the synapse pads it, and the keywords that step needs (a convolution's stride)."""
+    if isinstance(synapse, nn.Linear):
+        return plasticity.stdp_linear_step, pre, {}
+    conv1d = isinstance(synapse, nn.Conv1d)
+    rule = plasticity.stdp_conv1d_step if conv1d else plasticity.stdp_conv2d_step
+    return rule, _pad_like_conv(synapse, pre), {"stride": synapse.stride}
+
+
+def _apply_rule(
+    rule: Callable[..., Any],
+    synapse: Synapse,
+    pre: torch.Tensor,
+    post: torch.Tensor,
+    trace_pre: Any,
+    trace_post: Any,
+    tau_pre: float,
+    tau_post: float,
+    f_pre: WeightFn,
+    f_post: WeightFn,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    """One step of a pure plasticity ``rule`` on the detached weight of ``synapse``, a
+    ``None`` or number trace made a tensor first: ``(result, (trace_pre, trace_post))``."""
+    return rule(
+        pre,
+        post,
+        (_as_trace(trace_pre, pre), _as_trace(trace_post, post)),
+        synapse.weight.detach(),
+        tau_pre=tau_pre,
+        tau_post=tau_post,
+        f_pre=f_pre,
+        f_post=f_post,
+        **kwargs,
+    )
+
+
+def _check_conv_taps(synapse: Any, who: str, where: str = "") -> None:
+    """STDP of a convolution supports only ``dilation=1`` and ``groups=1``."""
+    if isinstance(synapse, (nn.Conv1d, nn.Conv2d)):
+        if any(d != 1 for d in synapse.dilation):
+            raise NotImplementedError(
+                f"{who}: STDP with dilation != 1 is not supported, got "
+                f"dilation={synapse.dilation}{where}"
+            )
+        if synapse.groups != 1:
+            raise NotImplementedError(
+                f"{who}: STDP with groups != 1 is not supported, got groups={synapse.groups}{where}"
+            )
 
 
 def _padded_shape(conv: nn.Conv1d | nn.Conv2d, shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -123,19 +178,20 @@ class _Learner(base.MemoryModule):
                 f"{name} does not support the synapse {type(synapse).__name__} "
                 f"({synapse!r}); supported: {allowed} and their snn_layers wrappers"
             )
-        if isinstance(synapse, (nn.Conv1d, nn.Conv2d)):
-            if any(d != 1 for d in synapse.dilation):
-                raise NotImplementedError(
-                    f"{name}: STDP with dilation != 1 is not supported, got "
-                    f"dilation={synapse.dilation} in {synapse!r}"
-                )
-            if synapse.groups != 1:
-                raise NotImplementedError(
-                    f"{name}: STDP with groups != 1 is not supported, got "
-                    f"groups={synapse.groups} in {synapse!r}"
-                )
+        _check_conv_taps(synapse, name, f" in {synapse!r}")
         if not synapse.weight.is_floating_point():
             raise TypeError(f"{name}: the synapse weight must be floating point")
+
+    def _apply(
+        self, rule: Callable[..., Any], pre: torch.Tensor, post: torch.Tensor, **kwargs: Any
+    ) -> torch.Tensor:
+        """One step of ``rule`` with this learner's traces, time constants and weight
+        dependences; the traces advance, the rule's weight change or eligibility is returned."""
+        result, (self.trace_pre, self.trace_post) = _apply_rule(
+            rule, self.synapse, pre, post, self.trace_pre, self.trace_post,
+            self.tau_pre, self.tau_post, self.f_pre, self.f_post, **kwargs,
+        )  # fmt: skip
+        return result
 
     def _who(self) -> str:
         return f"{type(self).__name__} of {self.synapse!r}"

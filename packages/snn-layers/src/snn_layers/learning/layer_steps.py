@@ -11,12 +11,20 @@ it, so the returned pre-synaptic trace of a padded convolution has the padded sh
 from __future__ import annotations
 
 import numbers
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from snn_core.functional import plasticity
 from torch import nn
 
-from snn_layers.learning._learner import WeightFn, _as_trace, _identity, _pad_like_conv
+from snn_layers.learning._learner import (
+    WeightFn,
+    _apply_rule,
+    _check_conv_taps,
+    _identity,
+    _stdp_rule_for,
+)
 
 __all__ = [
     "stdp_linear_single_step",
@@ -31,27 +39,40 @@ Trace = float | torch.Tensor | None
 StepResult = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
 
-def _traces(
-    trace_pre: Trace, trace_post: Trace, pre: torch.Tensor, post: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    return _as_trace(trace_pre, pre), _as_trace(trace_post, post)
-
-
 def _check_layer(layer: nn.Module, kind: type, fn: str) -> None:
     if not isinstance(layer, kind):
         raise NotImplementedError(
             f"{fn} needs a torch.nn.{kind.__name__} (or its snn_layers wrapper), got "
             f"{type(layer).__name__}"
         )
-    if isinstance(layer, (nn.Conv1d, nn.Conv2d)):
-        if any(d != 1 for d in layer.dilation):
-            raise NotImplementedError(
-                f"{fn}: STDP with dilation != 1 is not supported, got dilation={layer.dilation}"
-            )
-        if layer.groups != 1:
-            raise NotImplementedError(
-                f"{fn}: STDP with groups != 1 is not supported, got groups={layer.groups}"
-            )
+    _check_conv_taps(layer, fn)
+
+
+def _layer_step(
+    fn: str,
+    kind: type,
+    rule: Callable[..., Any] | None,
+    layer: nn.Module,
+    in_spike: torch.Tensor,
+    out_spike: torch.Tensor,
+    trace_pre: Trace,
+    trace_post: Trace,
+    tau_pre: float,
+    tau_post: float,
+    f_pre: WeightFn,
+    f_post: WeightFn,
+) -> StepResult:
+    """Check ``layer`` is a ``kind``, then one step of ``rule`` (``None``: the STDP step of
+    the layer, a convolution's input padded first) as ``(trace_pre, trace_post, result)``."""
+    _check_layer(layer, kind, fn)
+    kwargs: dict[str, Any] = {}
+    if rule is None:
+        rule, in_spike, kwargs = _stdp_rule_for(layer, in_spike)
+    result, (tr_pre, tr_post) = _apply_rule(
+        rule, layer, in_spike, out_spike, trace_pre, trace_post,
+        tau_pre, tau_post, f_pre, f_post, **kwargs,
+    )  # fmt: skip
+    return tr_pre, tr_post, result
 
 
 def stdp_linear_single_step(
@@ -67,48 +88,10 @@ def stdp_linear_single_step(
 ) -> StepResult:
     """One STDP step of ``fc`` (:func:`snn_core.functional.stdp_linear_step`);
     spikes ``[N, in]`` / ``[N, out]``."""
-    _check_layer(fc, nn.Linear, "stdp_linear_single_step")
-    delta_w, (tr_pre, tr_post) = plasticity.stdp_linear_step(
-        in_spike,
-        out_spike,
-        _traces(trace_pre, trace_post, in_spike, out_spike),
-        fc.weight.detach(),
-        tau_pre=tau_pre,
-        tau_post=tau_post,
-        f_pre=f_pre,
-        f_post=f_post,
-    )
-    return tr_pre, tr_post, delta_w
-
-
-def _stdp_conv_single_step(
-    conv: nn.Conv1d | nn.Conv2d,
-    kind: type,
-    fn: str,
-    in_spike: torch.Tensor,
-    out_spike: torch.Tensor,
-    trace_pre: Trace,
-    trace_post: Trace,
-    tau_pre: float,
-    tau_post: float,
-    f_pre: WeightFn,
-    f_post: WeightFn,
-) -> StepResult:
-    _check_layer(conv, kind, fn)
-    in_spike = _pad_like_conv(conv, in_spike)
-    rule = plasticity.stdp_conv1d_step if kind is nn.Conv1d else plasticity.stdp_conv2d_step
-    delta_w, (tr_pre, tr_post) = rule(
-        in_spike,
-        out_spike,
-        _traces(trace_pre, trace_post, in_spike, out_spike),
-        conv.weight.detach(),
-        stride=conv.stride,
-        tau_pre=tau_pre,
-        tau_post=tau_post,
-        f_pre=f_pre,
-        f_post=f_post,
-    )
-    return tr_pre, tr_post, delta_w
+    return _layer_step(
+        "stdp_linear_single_step", nn.Linear, None, fc, in_spike, out_spike,
+        trace_pre, trace_post, tau_pre, tau_post, f_pre, f_post,
+    )  # fmt: skip
 
 
 def stdp_conv1d_single_step(
@@ -124,8 +107,8 @@ def stdp_conv1d_single_step(
 ) -> StepResult:
     """One STDP step of ``conv`` (groups 1, dilation 1) on unpadded ``[N, C, L]`` input
     spikes (:func:`snn_core.functional.stdp_conv1d_step`)."""
-    return _stdp_conv_single_step(
-        conv, nn.Conv1d, "stdp_conv1d_single_step", in_spike, out_spike,
+    return _layer_step(
+        "stdp_conv1d_single_step", nn.Conv1d, None, conv, in_spike, out_spike,
         trace_pre, trace_post, tau_pre, tau_post, f_pre, f_post,
     )  # fmt: skip
 
@@ -143,8 +126,8 @@ def stdp_conv2d_single_step(
 ) -> StepResult:
     """One STDP step of ``conv`` (groups 1, dilation 1) on unpadded ``[N, C, H, W]`` input
     spikes (:func:`snn_core.functional.stdp_conv2d_step`)."""
-    return _stdp_conv_single_step(
-        conv, nn.Conv2d, "stdp_conv2d_single_step", in_spike, out_spike,
+    return _layer_step(
+        "stdp_conv2d_single_step", nn.Conv2d, None, conv, in_spike, out_spike,
         trace_pre, trace_post, tau_pre, tau_post, f_pre, f_post,
     )  # fmt: skip
 
@@ -200,18 +183,10 @@ def mstdp_linear_single_step(
 ) -> StepResult:
     """One MSTDP step of ``fc``: ``(trace_pre, trace_post, eligibility [N, out, in])``
     (:func:`snn_core.functional.mstdp_linear_step`)."""
-    _check_layer(fc, nn.Linear, "mstdp_linear_single_step")
-    eligibility, (tr_pre, tr_post) = plasticity.mstdp_linear_step(
-        in_spike,
-        out_spike,
-        _traces(trace_pre, trace_post, in_spike, out_spike),
-        fc.weight.detach(),
-        tau_pre=tau_pre,
-        tau_post=tau_post,
-        f_pre=f_pre,
-        f_post=f_post,
-    )
-    return tr_pre, tr_post, eligibility
+    return _layer_step(
+        "mstdp_linear_single_step", nn.Linear, plasticity.mstdp_linear_step, fc,
+        in_spike, out_spike, trace_pre, trace_post, tau_pre, tau_post, f_pre, f_post,
+    )  # fmt: skip
 
 
 def mstdpet_linear_single_step(
@@ -236,15 +211,7 @@ def mstdpet_linear_single_step(
     """
     if isinstance(f_pre, numbers.Real):  # older layout: tau_trace, f_pre, f_post
         f_pre, f_post, tau_trace = f_post, (tau_trace if callable(tau_trace) else _identity), f_pre
-    _check_layer(fc, nn.Linear, "mstdpet_linear_single_step")
-    eligibility, (tr_pre, tr_post) = plasticity.mstdpet_linear_step(
-        in_spike,
-        out_spike,
-        _traces(trace_pre, trace_post, in_spike, out_spike),
-        fc.weight.detach(),
-        tau_pre=tau_pre,
-        tau_post=tau_post,
-        f_pre=f_pre,
-        f_post=f_post,
-    )
-    return tr_pre, tr_post, eligibility
+    return _layer_step(
+        "mstdpet_linear_single_step", nn.Linear, plasticity.mstdpet_linear_step, fc,
+        in_spike, out_spike, trace_pre, trace_post, tau_pre, tau_post, f_pre, f_post,
+    )  # fmt: skip

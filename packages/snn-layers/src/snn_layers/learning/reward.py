@@ -4,11 +4,14 @@ with an eligibility trace (MSTDPET), for a Linear synapse in single-step mode.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import torch
 from snn_core.functional import plasticity
 from torch import nn
 
-from snn_layers.learning._learner import WeightFn, _as_trace, _identity, _Learner
+from snn_layers.learning._learner import WeightFn, _identity, _Learner
 
 
 class _RewardLearner(_Learner):
@@ -29,6 +32,34 @@ class _RewardLearner(_Learner):
     def _reward(self, reward: float | torch.Tensor) -> torch.Tensor:
         w = self.synapse.weight
         return torch.as_tensor(reward, device=w.device, dtype=w.dtype).detach()
+
+    def _eligibility_step(
+        self, rule: Callable[..., Any], pre: torch.Tensor, post: torch.Tensor
+    ) -> torch.Tensor:
+        """Advance the traces and keep the new eligibility of ``rule``; the eligibility of
+        the step before (zeros at the first step), which this step's reward acts on."""
+        eligibility = self._apply(rule, pre, post)
+        previous = self.eligibility
+        if previous is None:
+            previous = torch.zeros_like(eligibility)
+        self.eligibility = eligibility
+        return previous
+
+    def _delta_w(
+        self, pre: torch.Tensor, post: torch.Tensor, reward: float | torch.Tensor
+    ) -> torch.Tensor:
+        """Check the reward, advance the state, return this step's weight change."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(
+        self, reward: float | torch.Tensor, on_grad: bool = True, scale: float = 1.0
+    ) -> torch.Tensor | None:
+        """Consume the pending forward; see the class docstring for the update."""
+        pair = self._one_pending()
+        if pair is None:
+            return None
+        return self._finish(self._delta_w(*pair, reward), on_grad, scale)
 
 
 class MSTDPLearner(_RewardLearner):
@@ -88,15 +119,9 @@ class MSTDPLearner(_RewardLearner):
         self.batch_size = batch_size
         self.register_memory("eligibility", None)
 
-    @torch.no_grad()
-    def step(
-        self, reward: float | torch.Tensor, on_grad: bool = True, scale: float = 1.0
-    ) -> torch.Tensor | None:
-        """Consume the pending forward; see the class docstring for the update."""
-        pair = self._one_pending()
-        if pair is None:
-            return None
-        pre, post = pair
+    def _delta_w(
+        self, pre: torch.Tensor, post: torch.Tensor, reward: float | torch.Tensor
+    ) -> torch.Tensor:
         if self.batch_size is not None and pre.shape[0] != self.batch_size:
             raise ValueError(
                 f"{self._who()}: batch_size={self.batch_size} but the spikes have a batch of "
@@ -108,23 +133,8 @@ class MSTDPLearner(_RewardLearner):
                 f"{self._who()}: reward must be a number or shaped [N] = [{pre.shape[0]}], "
                 f"got shape {tuple(reward.shape)}"
             )
-        eligibility, traces = plasticity.mstdp_linear_step(
-            pre,
-            post,
-            (_as_trace(self.trace_pre, pre), _as_trace(self.trace_post, post)),
-            self.synapse.weight.detach(),
-            tau_pre=self.tau_pre,
-            tau_post=self.tau_post,
-            f_pre=self.f_pre,
-            f_post=self.f_post,
-        )
-        previous = self.eligibility
-        if previous is None:
-            previous = torch.zeros_like(eligibility)
-        delta_w = (reward.reshape(-1, 1, 1) * previous).sum(0)
-        self.trace_pre, self.trace_post = traces
-        self.eligibility = eligibility
-        return self._finish(delta_w, on_grad, scale)
+        previous = self._eligibility_step(plasticity.mstdp_linear_step, pre, post)
+        return (reward.reshape(-1, 1, 1) * previous).sum(0)
 
 
 class MSTDPETLearner(_RewardLearner):
@@ -182,40 +192,20 @@ class MSTDPETLearner(_RewardLearner):
     def _spike_ndim(self) -> int:
         return 1
 
-    @torch.no_grad()
-    def step(
-        self, reward: float | torch.Tensor, on_grad: bool = True, scale: float = 1.0
-    ) -> torch.Tensor | None:
-        """Consume the pending forward; see the class docstring for the update."""
-        pair = self._one_pending()
-        if pair is None:
-            return None
-        pre, post = pair
+    def _delta_w(
+        self, pre: torch.Tensor, post: torch.Tensor, reward: float | torch.Tensor
+    ) -> torch.Tensor:
         reward = self._reward(reward)
         if reward.dim() != 0:
             raise ValueError(
                 f"{self._who()}: reward must be a number (one sample), got shape "
                 f"{tuple(reward.shape)}"
             )
-        eligibility, traces = plasticity.mstdpet_linear_step(
-            pre,
-            post,
-            (_as_trace(self.trace_pre, pre), _as_trace(self.trace_post, post)),
-            self.synapse.weight.detach(),
-            tau_pre=self.tau_pre,
-            tau_post=self.tau_post,
-            f_pre=self.f_pre,
-            f_post=self.f_post,
-        )
-        previous = self.eligibility
-        if previous is None:
-            previous = torch.zeros_like(eligibility)
+        previous = self._eligibility_step(plasticity.mstdpet_linear_step, pre, post)
         trace_e = self.trace_e
         if trace_e is None:
-            trace_e = torch.zeros_like(eligibility)
+            trace_e = torch.zeros_like(previous)
         delta_w, self.trace_e = plasticity.mstdpet_reward_step(
             reward, previous, trace_e, tau_trace=self.tau_trace
         )
-        self.trace_pre, self.trace_post = traces
-        self.eligibility = eligibility
-        return self._finish(delta_w, on_grad, scale)
+        return delta_w

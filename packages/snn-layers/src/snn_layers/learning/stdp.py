@@ -3,17 +3,9 @@ r"""Spike-timing-dependent plasticity (STDP) of a Linear, Conv1d or Conv2d synap
 from __future__ import annotations
 
 import torch
-from snn_core.functional import plasticity
 from torch import nn
 
-from snn_layers.learning._learner import (
-    Synapse,
-    WeightFn,
-    _as_trace,
-    _identity,
-    _Learner,
-    _pad_like_conv,
-)
+from snn_layers.learning._learner import Synapse, WeightFn, _identity, _Learner, _stdp_rule_for
 
 
 class STDPLearner(_Learner):
@@ -76,27 +68,8 @@ class STDPLearner(_Learner):
 
     def _single_step(self, pre: torch.Tensor, post: torch.Tensor) -> torch.Tensor:
         """Advance the traces by one time step; the weight change of that step."""
-        syn = self.synapse
-        kwargs = {}
-        if isinstance(syn, nn.Linear):
-            rule = plasticity.stdp_linear_step
-        else:
-            pre = _pad_like_conv(syn, pre)
-            conv1d = isinstance(syn, nn.Conv1d)
-            rule = plasticity.stdp_conv1d_step if conv1d else plasticity.stdp_conv2d_step
-            kwargs["stride"] = syn.stride
-        delta_w, (self.trace_pre, self.trace_post) = rule(
-            pre,
-            post,
-            (_as_trace(self.trace_pre, pre), _as_trace(self.trace_post, post)),
-            syn.weight.detach(),
-            tau_pre=self.tau_pre,
-            tau_post=self.tau_post,
-            f_pre=self.f_pre,
-            f_post=self.f_post,
-            **kwargs,
-        )
-        return delta_w
+        rule, pre, kwargs = _stdp_rule_for(self.synapse, pre)
+        return self._apply(rule, pre, post, **kwargs)
 
     @torch.no_grad()
     def step(self, on_grad: bool = True, scale: float = 1.0) -> torch.Tensor | None:

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from snn_layers.rnn._checks import check_flag, check_size
+from snn_layers.rnn._checks import check_flag, check_size, check_step_input, check_step_state
 
 __all__ = ["SpikingRNNCellBase"]
 
@@ -60,3 +60,17 @@ class SpikingRNNCellBase(nn.Module):
 
     def _zero_state(self, x: torch.Tensor) -> torch.Tensor:
         return torch.zeros(x.shape[0], self.hidden_size, dtype=x.dtype, device=x.device)
+
+    def _make_linears(self, gates: int) -> None:
+        """``linear_ih`` / ``linear_hh`` with ``gates`` blocks of ``hidden_size`` outputs."""
+        self.linear_ih = nn.Linear(self.input_size, gates * self.hidden_size, bias=self.bias)
+        self.linear_hh = nn.Linear(self.hidden_size, gates * self.hidden_size, bias=self.bias)
+
+    def _check_step(self, x: torch.Tensor, h: torch.Tensor | None) -> torch.Tensor:
+        """Check one step's input ``x`` and state ``h``; ``h``, zeros if ``None``."""
+        owner = type(self).__name__
+        check_step_input(owner, x, self.input_size)
+        if h is None:
+            h = self._zero_state(x)
+        check_step_state(owner, "h", h, x.shape[0], self.hidden_size)
+        return h

@@ -60,6 +60,14 @@ def check_same_spiking(owner: str, fn1: Any, fn2: Any) -> None:
         )
 
 
+def check_surrogate_pair(owner: str, fn1: Any, fn2: Any) -> None:
+    """``surrogate_function1`` an instance, ``surrogate_function2`` one or ``None``, both with
+    the same ``spiking`` mode."""
+    check_surrogate(owner, "surrogate_function1", fn1)
+    check_surrogate(owner, "surrogate_function2", fn2, optional=True)
+    check_same_spiking(owner, fn1, fn2)
+
+
 def check_step_input(owner: str, x: Any, input_size: int) -> None:
     """One step of a cell: ``x`` is ``[batch_size, input_size]``."""
     if not isinstance(x, torch.Tensor):

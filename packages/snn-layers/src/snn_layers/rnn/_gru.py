@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import nn
 
-from snn_layers.rnn._cell_base import SpikingRNNCellBase
-from snn_layers.rnn._checks import (
-    check_same_spiking,
-    check_step_input,
-    check_step_state,
-    check_surrogate,
-)
-from snn_layers.rnn._defaults import DEFAULT_ERF, fresh
-from snn_layers.rnn._stack import SpikingRNNBase
+from snn_layers.rnn._checks import check_same_spiking
+from snn_layers.rnn._gated import _GatedCell, _GatedRNN
 
 __all__ = ["SpikingGRUCell", "SpikingGRU"]
 
-Surrogate = Callable[[torch.Tensor], torch.Tensor]
 
-
-class SpikingGRUCell(SpikingRNNCellBase):
+class SpikingGRUCell(_GatedCell):
     r"""Single-step spiking GRU cell.
 
     .. math::
@@ -46,35 +35,14 @@ class SpikingGRUCell(SpikingRNNCellBase):
             ``spiking`` mode as ``surrogate_function1``.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        surrogate_function1: Surrogate = DEFAULT_ERF,
-        surrogate_function2: Surrogate | None = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, bias)
-        owner = type(self).__name__
-        check_surrogate(owner, "surrogate_function1", surrogate_function1)
-        check_surrogate(owner, "surrogate_function2", surrogate_function2, optional=True)
-        check_same_spiking(owner, surrogate_function1, surrogate_function2)
-        self.linear_ih = nn.Linear(input_size, 3 * hidden_size, bias=bias)
-        self.linear_hh = nn.Linear(hidden_size, 3 * hidden_size, bias=bias)
-        self.surrogate_function1 = fresh(surrogate_function1)
-        self.surrogate_function2 = surrogate_function2
-        self.reset_parameters()
+    _gates = 3
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
         """One step: ``x`` ``[N, input_size]``, ``h`` ``[N, hidden_size]`` (``None``: zeros);
         returns the next ``h``."""
-        owner = type(self).__name__
-        check_step_input(owner, x, self.input_size)
-        if h is None:
-            h = self._zero_state(x)
-        check_step_state(owner, "h", h, x.shape[0], self.hidden_size)
+        h = self._check_step(x, h)
         sg1, sg2 = self.surrogate_function1, self.surrogate_function2
-        check_same_spiking(owner, sg1, sg2)
+        check_same_spiking(type(self).__name__, sg1, sg2)
         y_ih = torch.split(self.linear_ih(x), self.hidden_size, dim=1)
         y_hh = torch.split(self.linear_hh(h), self.hidden_size, dim=1)
         r = sg1(y_ih[0] + y_hh[0])
@@ -83,7 +51,7 @@ class SpikingGRUCell(SpikingRNNCellBase):
         return (1.0 - z) * n + z * h
 
 
-class SpikingGRU(SpikingRNNBase):
+class SpikingGRU(_GatedRNN):
     r"""Stacked spiking GRU, optionally bidirectional; cells :class:`SpikingGRUCell`,
     one state ``h`` per layer.
 
@@ -99,34 +67,6 @@ class SpikingGRU(SpikingRNNBase):
             ``surrogate.Erf()`` is a new instance for each model.
         surrogate_function2: spike function of :math:`n`, or ``None``.
     """
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int,
-        bias: bool = True,
-        dropout_p: float = 0,
-        invariant_dropout_mask: bool = False,
-        bidirectional: bool = False,
-        surrogate_function1: Surrogate = DEFAULT_ERF,
-        surrogate_function2: Surrogate | None = None,
-    ) -> None:
-        owner = type(self).__name__
-        check_surrogate(owner, "surrogate_function1", surrogate_function1)
-        check_surrogate(owner, "surrogate_function2", surrogate_function2, optional=True)
-        check_same_spiking(owner, surrogate_function1, surrogate_function2)
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            dropout_p,
-            invariant_dropout_mask,
-            bidirectional,
-            fresh(surrogate_function1),
-            surrogate_function2,
-        )
 
     @staticmethod
     def base_cell() -> type[nn.Module]:

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 
-from snn_layers.rnn._cell_base import SpikingRNNCellBase
-from snn_layers.rnn._checks import (
-    check_same_spiking,
-    check_step_input,
-    check_step_state,
-    check_surrogate,
-)
-from snn_layers.rnn._defaults import DEFAULT_ERF, fresh
-from snn_layers.rnn._stack import SpikingRNNBase
+from snn_layers.rnn._checks import check_same_spiking, check_step_input, check_step_state
+from snn_layers.rnn._gated import _GatedCell, _GatedRNN
 
 __all__ = ["SpikingLSTMCell", "SpikingLSTM"]
-
-Surrogate = Callable[[torch.Tensor], torch.Tensor]
 
 
 class _ClampMaxOne(torch.autograd.Function):
@@ -41,7 +31,7 @@ class _ClampMaxOne(torch.autograd.Function):
         return grad_output
 
 
-class SpikingLSTMCell(SpikingRNNCellBase):
+class SpikingLSTMCell(_GatedCell):
     r"""Single-step spiking LSTM cell (Lotfi Rezaabad & Vishwanath, "Long Short-Term
     Memory Spiking Networks and Their Applications", ICONS 2020, arXiv:2007.04779).
 
@@ -69,24 +59,7 @@ class SpikingLSTMCell(SpikingRNNCellBase):
             ``spiking`` mode as ``surrogate_function1``.
     """
 
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        bias: bool = True,
-        surrogate_function1: Surrogate = DEFAULT_ERF,
-        surrogate_function2: Surrogate | None = None,
-    ) -> None:
-        super().__init__(input_size, hidden_size, bias)
-        owner = type(self).__name__
-        check_surrogate(owner, "surrogate_function1", surrogate_function1)
-        check_surrogate(owner, "surrogate_function2", surrogate_function2, optional=True)
-        check_same_spiking(owner, surrogate_function1, surrogate_function2)
-        self.linear_ih = nn.Linear(input_size, 4 * hidden_size, bias=bias)
-        self.linear_hh = nn.Linear(hidden_size, 4 * hidden_size, bias=bias)
-        self.surrogate_function1 = fresh(surrogate_function1)
-        self.surrogate_function2 = surrogate_function2
-        self.reset_parameters()
+    _gates = 4
 
     def forward(
         self, x: torch.Tensor, hc: tuple[torch.Tensor, torch.Tensor] | torch.Tensor | None = None
@@ -134,7 +107,7 @@ class SpikingLSTMCell(SpikingRNNCellBase):
         return c * o, c
 
 
-class SpikingLSTM(SpikingRNNBase):
+class SpikingLSTM(_GatedRNN):
     r"""Stacked spiking LSTM, optionally bidirectional; cells :class:`SpikingLSTMCell`.
 
     States are a pair ``(h, c)``, each ``[num_layers * directions, N, hidden_size]``.
@@ -151,34 +124,6 @@ class SpikingLSTM(SpikingRNNBase):
             ``surrogate.Erf()`` is a new instance for each model.
         surrogate_function2: spike function of :math:`g`, or ``None``.
     """
-
-    def __init__(
-        self,
-        input_size: int,
-        hidden_size: int,
-        num_layers: int,
-        bias: bool = True,
-        dropout_p: float = 0,
-        invariant_dropout_mask: bool = False,
-        bidirectional: bool = False,
-        surrogate_function1: Surrogate = DEFAULT_ERF,
-        surrogate_function2: Surrogate | None = None,
-    ) -> None:
-        owner = type(self).__name__
-        check_surrogate(owner, "surrogate_function1", surrogate_function1)
-        check_surrogate(owner, "surrogate_function2", surrogate_function2, optional=True)
-        check_same_spiking(owner, surrogate_function1, surrogate_function2)
-        super().__init__(
-            input_size,
-            hidden_size,
-            num_layers,
-            bias,
-            dropout_p,
-            invariant_dropout_mask,
-            bidirectional,
-            fresh(surrogate_function1),
-            surrogate_function2,
-        )
 
     @staticmethod
     def base_cell() -> type[nn.Module]:

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from snn_layers.rnn._cell_base import SpikingRNNCellBase
-from snn_layers.rnn._checks import check_step_input, check_step_state, check_surrogate
+from snn_layers.rnn._checks import check_surrogate
 from snn_layers.rnn._defaults import DEFAULT_ERF, fresh
 from snn_layers.rnn._stack import SpikingRNNBase
 
@@ -43,19 +43,14 @@ class SpikingVanillaRNNCell(SpikingRNNCellBase):
     ) -> None:
         super().__init__(input_size, hidden_size, bias)
         check_surrogate(type(self).__name__, "surrogate_function", surrogate_function)
-        self.linear_ih = nn.Linear(input_size, hidden_size, bias=bias)
-        self.linear_hh = nn.Linear(hidden_size, hidden_size, bias=bias)
+        self._make_linears(1)
         self.surrogate_function = fresh(surrogate_function)
         self.reset_parameters()
 
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None) -> torch.Tensor:
         """One step: ``x`` ``[N, input_size]``, ``h`` ``[N, hidden_size]`` (``None``: zeros);
         returns the next ``h``."""
-        owner = type(self).__name__
-        check_step_input(owner, x, self.input_size)
-        if h is None:
-            h = self._zero_state(x)
-        check_step_state(owner, "h", h, x.shape[0], self.hidden_size)
+        h = self._check_step(x, h)
         return self.surrogate_function(self.linear_ih(x) + self.linear_hh(h))
 
 

@@ -7,6 +7,8 @@ from snn_layers.ann2snn.recipes.base import (
 )
 from snn_layers.ann2snn.recipes.local_threshold_balancing import LocalThresholdBalancingRecipe
 from snn_layers.ann2snn.recipes.rate_coding import RateCodingRecipe
+from snn_layers.ann2snn.recipes.spikezip_qann import SpikeZIPTFQANNRecipe
+from snn_layers.ann2snn.recipes.sta_transformer import STATransformerRecipe
 from snn_layers.ann2snn.recipes.transformer_td_equivalent import TransformerTDEquivalentRecipe
 
 __all__ = [
@@ -15,5 +17,7 @@ __all__ = [
     "ModuleConversionRecipe",
     "LocalThresholdBalancingRecipe",
     "RateCodingRecipe",
+    "SpikeZIPTFQANNRecipe",
+    "STATransformerRecipe",
     "TransformerTDEquivalentRecipe",
 ]

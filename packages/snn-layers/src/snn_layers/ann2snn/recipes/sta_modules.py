@@ -57,8 +57,7 @@ class _STAThresholdObserver:
     def _normalize_channel_dim(x: torch.Tensor, channel_dim: int) -> int:
         if x.dim() < 2:
             raise ValueError(
-                f"STA calibration requires activations with rank >= 2, got shape "
-                f"{tuple(x.shape)}."
+                f"STA calibration requires activations with rank >= 2, got shape {tuple(x.shape)}."
             )
         dim = channel_dim + x.dim() if channel_dim < 0 else channel_dim
         if not 0 <= dim < x.dim():
@@ -71,9 +70,7 @@ class _STAThresholdObserver:
         if isinstance(output, (tuple, list)):
             output = output[0]
         if not isinstance(output, torch.Tensor):
-            raise TypeError(
-                f"STA observer output must be a tensor, got {type(output).__name__}."
-            )
+            raise TypeError(f"STA observer output must be a tensor, got {type(output).__name__}.")
         with torch.no_grad():
             batch = self._compute_threshold(output.detach())
             if self.threshold is None:

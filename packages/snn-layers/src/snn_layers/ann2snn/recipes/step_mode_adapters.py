@@ -84,7 +84,7 @@ _SHAPE_FUNCTIONS: dict[Any, str] = {
 }  # fmt: skip
 _SHAPE_METHODS = {
     "size", "dim", "view", "reshape", "flatten", "mean", "sum", "transpose", "unsqueeze",
-    "squeeze", "permute", "expand", "softmax",
+    "squeeze", "permute", "expand", "softmax", "unflatten",
 }  # fmt: skip
 
 
@@ -172,6 +172,10 @@ class _StepModeTensorOp(nn.Module, StepModule):
                 dim = tuple(range(rank))
             extra = {k: v for k, v in kwargs.items() if k not in ("dim", "keepdim")}
             return getattr(torch, name)(x, _shift(dim, rank), keepdim, **extra)
+        if name == "unflatten":
+            dim = args[0] if args else kwargs["dim"]
+            sizes = args[1] if len(args) > 1 else kwargs.get("sizes")
+            return x.unflatten(_shift(dim, rank), sizes)
         if name in ("transpose", "unsqueeze", "squeeze", "softmax"):
             dims = list(args)
             if name == "unsqueeze" and dims and dims[0] < 0:
