@@ -16,7 +16,8 @@ import types
 from pathlib import Path
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "migration.md"
-# reference namespace -> where a user's ``import`` of it points here
+# reference namespace -> where a user's ``import`` of it points here; a namespace is
+# ``spikingjelly.activation_based.<name>`` unless REFERENCE_MODULES names another module
 NAMESPACES = {
     "base": "snn_core.base",
     "surrogate": "snn_core.surrogate",
@@ -25,13 +26,24 @@ NAMESPACES = {
     "monitor": "snn_core.monitor",
     "neuron": "snn_neurons",
     "layer": "snn_layers",
+    "learning": "snn_layers.learning",
+    "rnn": "snn_layers.rnn",
+    "op_counter": "snn_core.op_counter",
+    "ann2snn": "snn_layers.ann2snn",
+    "visualizing": "snn_core.visualizing",
+    "datasets": "snn_datasets",
+}
+REFERENCE_MODULES = {
+    "datasets": "spikingjelly.datasets",
+    "visualizing": "spikingjelly.visualizing",
 }
 
 
 def public_names(namespace: str) -> list[str]:
     """The reference namespace's public classes and functions (re-exported modules and
     typing helpers left out)."""
-    mod = importlib.import_module(f"spikingjelly.activation_based.{namespace}")
+    reference = REFERENCE_MODULES.get(namespace, f"spikingjelly.activation_based.{namespace}")
+    mod = importlib.import_module(reference)
     names = []
     for name in dir(mod):
         obj = getattr(mod, name)

@@ -31,7 +31,7 @@ from typing import Any
 
 import griffe
 
-OUR_PACKAGES = ("snn_core", "snn_neurons", "snn_layers", "snn_zoo")
+OUR_PACKAGES = ("snn_core", "snn_neurons", "snn_layers", "snn_datasets", "snn_zoo")
 
 _ROLE_RE = re.compile(r":(?:py:)?(class|func|meth|attr|mod|data|exc|obj):`([^`]+)`")
 _MATH_ROLE_RE = re.compile(r":math:`([^`]+)`")

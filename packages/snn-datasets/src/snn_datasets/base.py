@@ -11,7 +11,7 @@ Same names, signatures, defaults and on-disk layout as ``spikingjelly.datasets.b
     root/<custom dir name>/   frames of ``custom_integrate_function``
 
 Unlike the reference, which trusts a folder that merely exists, a folder is trusted only
-with its completion marker (:data:`snn_datasets._cache.COMPLETE_MARKER`) written last; a
+with its completion marker (the file ``.complete``) written last; a
 folder without it, left by a killed run or built by the reference, is resumed (missing or
 unreadable outputs are made again, then the marker is written). Preparation runs under a
 per-folder lock, so concurrent processes end with one intact cache.

@@ -473,9 +473,9 @@ def estimate_paper_energy(
 ) -> PaperEnergyReport:
     """Energy of one forward pass per sample, in the papers' convention (module doc).
 
-    Runs ``model(inputs)`` once under ``torch.no_grad`` (``inputs`` expanded as by
-    :func:`~snn_core.op_counter.base.call_model`) and restores the model's buffers and
-    neuron states afterwards, so the call leaves the model as it found it.
+    Runs ``model(inputs)`` once under ``torch.no_grad`` (a tuple or list of ``inputs`` as
+    positional arguments, a dict as keywords) and restores the model's buffers and neuron
+    states afterwards, so the call leaves the model as it found it.
 
     Args:
         model: the network.

@@ -229,7 +229,7 @@ def estimate_simple_energy(
     model: nn.Module, inputs: Any, *, config: SimpleEnergyConfig | None = None
 ) -> SimpleEnergyReport:
     """Run ``model(inputs)`` once under ``torch.no_grad`` and :class:`SimpleEnergyProfiler`;
-    ``inputs`` is expanded as by :func:`~snn_core.op_counter.base.call_model`."""
+    a tuple or list of ``inputs`` is passed as positional arguments, a dict as keywords."""
     profiler = SimpleEnergyProfiler(config=config)
     profiler.bind_model(model)
     with profiler, torch.no_grad():
