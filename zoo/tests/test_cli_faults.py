@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from snn_zoo import _runs, train
+from snn_zoo import _runs, list_models, train
 from snn_zoo._checkpoint import load_state_dict_file, save_checkpoint, sha256_of
 from snn_zoo.cli import main
 
@@ -398,7 +398,7 @@ def test_list_shows_a_parameter_count_for_every_variant(
     assert main(["list", "*digits*"]) == 0
     assert main(["list", "masnn*"]) == 0
     lines = [ln for ln in capsys.readouterr().out.splitlines() if "_" in ln.split(" ")[0]]
-    assert len(lines) == 3
+    assert len(lines) == len(list_models("*digits*")) + len(list_models("masnn*")) >= 3
     for line in lines:
         assert line.split()[1] != "-"
     assert any(line.startswith("spikformer_digits") and "0.11" in line for line in lines)
