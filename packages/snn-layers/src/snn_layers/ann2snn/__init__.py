@@ -21,10 +21,15 @@ from snn_layers.ann2snn.recipes import (
     FXConversionRecipe,
     LocalThresholdBalancingRecipe,
     ModuleConversionRecipe,
+    Qwen2SNNCalibration,
+    Qwen2SNNConfig,
+    Qwen2SNNModel,
+    Qwen2SNNRecipe,
     RateCodingRecipe,
     SpikeZIPTFQANNRecipe,
     STATransformerRecipe,
     TransformerTDEquivalentRecipe,
+    calibrate_qwen2_snn,
 )
 from snn_layers.ann2snn.utils import download_url
 
@@ -35,6 +40,11 @@ __all__ = [
     "ConversionRecipe",
     "FXConversionRecipe",
     "ModuleConversionRecipe",
+    "Qwen2SNNCalibration",
+    "Qwen2SNNConfig",
+    "Qwen2SNNModel",
+    "Qwen2SNNRecipe",
+    "calibrate_qwen2_snn",
     "RateCodingRecipe",
     "LocalThresholdBalancingRecipe",
     "SpikeZIPTFQANNRecipe",
