@@ -45,7 +45,7 @@ def test_step_mode_validated() -> None:
     assert m.step_mode == "s"
     m.step_mode = "m"
     assert m.step_mode == "m"
-    with pytest.raises(ValueError, match=r"step_mode must be one of \('s', 'm'\).*got 'x'"):
+    with pytest.raises(ValueError, match=r"step_mode can only be one of \('s', 'm'\).*got 'x'"):
         m.step_mode = "x"
     with pytest.raises(ValueError, match="got 1"):
         Accumulator(step_mode=1)  # type: ignore[arg-type]

@@ -102,7 +102,7 @@ def test_set_step_mode_sets_every_step_module():
 
 @pytest.mark.parametrize("bad", ["multi", "S", 1, None])
 def test_set_step_mode_rejects_unknown_mode(bad):
-    with pytest.raises(ValueError, match="step_mode must be one of"):
+    with pytest.raises(ValueError, match="step_mode can only be one of"):
         functional.set_step_mode(_net(), bad)
 
 

@@ -93,5 +93,5 @@ def test_step_mode_setter_refusal_says_what_the_module_allows():
     module = _MultiOnly()
     with pytest.raises(ValueError, match=r"step_mode can only be one of \('m',\).*got 's'"):
         module.step_mode = "s"
-    with pytest.raises(ValueError, match=r"step_mode must be one of \('m',\).*got 'x'"):
+    with pytest.raises(ValueError, match=r"step_mode can only be one of \('m',\).*got 'x'"):
         module.step_mode = "x"

@@ -41,9 +41,9 @@ def test_unsupported_conv_configuration(conv, what):
 
 def test_bad_step_mode_and_time_constants():
     fc = nn.Linear(2, 2)
-    with pytest.raises(ValueError, match=r"STDPLearner: step_mode must be one of \('s', 'm'\)"):
+    with pytest.raises(ValueError, match=r"STDPLearner: step_mode can only be one of \('s', 'm'\)"):
         learning.STDPLearner("x", fc, nn.Identity(), 2.0, 2.0)
-    with pytest.raises(ValueError, match=r"MSTDPLearner: step_mode must be one of \('s',\)"):
+    with pytest.raises(ValueError, match=r"MSTDPLearner: step_mode can only be one of \('s',\)"):
         learning.MSTDPLearner("m", fc, nn.Identity(), 2.0, 2.0)
     with pytest.raises(ValueError, match="STDPLearner: tau_pre .*>= 1.*0.5"):
         learning.STDPLearner("s", fc, nn.Identity(), 0.5, 2.0)

@@ -259,7 +259,7 @@ def test_multi_step_layer_that_merges_the_batch_is_a_clear_error():
 
 
 def test_bad_step_mode_is_a_clear_error():
-    with pytest.raises(ValueError, match=r"step_mode must be one of \('s', 'm'\).*'x'"):
+    with pytest.raises(ValueError, match=r"step_mode can only be one of \('s', 'm'\).*'x'"):
         L.Conv2d(1, 1, 1, step_mode="x")
     m = L.Linear(2, 2)
     with pytest.raises(ValueError, match="step_mode"):

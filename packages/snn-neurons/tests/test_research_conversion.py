@@ -218,7 +218,7 @@ def test_half_threshold_if_fused_path_equals_single_step_loop():
 
 def test_half_threshold_if_checks_threshold():
     assert HalfThresholdIFNode(v_threshold=2).v == 1.0
-    with pytest.raises(ValueError, match="finite and > 0"):
+    with pytest.raises(ValueError, match="scalar finite positive"):
         HalfThresholdIFNode(v_threshold=-1.0)
     with pytest.raises(ValueError, match="one-element"):
         HalfThresholdIFNode(v_threshold=torch.ones(2))

@@ -49,7 +49,7 @@ def check_step_mode(step_mode: Any, allowed: tuple[str, ...] = STEP_MODES) -> st
         )
     if not isinstance(step_mode, str) or step_mode not in allowed:
         raise ValueError(
-            f"step_mode must be one of {allowed} ('s': single-step, input [N, *]; "
+            f"step_mode can only be one of {allowed} ('s': single-step, input [N, *]; "
             f"'m': multi-step, input [T, N, *]), got {step_mode!r}"
         )
     return step_mode

@@ -28,14 +28,16 @@ def _threshold(value: Any) -> float:
     if isinstance(value, torch.Tensor):
         if value.numel() != 1:
             raise ValueError(
-                "HalfThresholdIFNode: v_threshold must be a number or a one-element tensor, "
-                f"got a tensor of shape {tuple(value.shape)}"
+                "HalfThresholdIFNode: v_threshold must be a scalar finite positive value (a "
+                f"number or a one-element tensor), got a tensor of shape {tuple(value.shape)}"
             )
         value = value.item()
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"HalfThresholdIFNode: v_threshold must be a real number, got {value!r}")
     if not math.isfinite(value) or value <= 0.0:
-        raise ValueError(f"HalfThresholdIFNode: v_threshold must be finite and > 0, got {value!r}")
+        raise ValueError(
+            f"HalfThresholdIFNode: v_threshold must be scalar finite positive, got {value!r}"
+        )
     return float(value)
 
 

@@ -143,7 +143,7 @@ class _Learner(base.MemoryModule):
             raise ValueError(f"{name}: {err}") from None
         if step_mode not in self._step_modes:
             raise ValueError(
-                f"{name}: step_mode must be one of {self._step_modes}, got {step_mode!r}"
+                f"{name}: step_mode can only be one of {self._step_modes}, got {step_mode!r}"
             )
         self._check_synapse(synapse)
         if not isinstance(sn, nn.Module):
