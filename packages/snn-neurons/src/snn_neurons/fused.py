@@ -294,10 +294,13 @@ class _FusedFunction(torch.autograd.Function):
 # --------------------------------------------------------------------------- entry point
 def _user_dispatch_mode_active() -> bool:
     """Whether a dispatch mode from outside torch (an operation counter such as
-    ``snn_core.op_counter``'s) is active: it sees the single-step loop, the neuron's own
-    definition step by step, as the reference framework's torch backend runs it."""
+    ``snn_core.op_counter``'s) is active that counts inside neurons: it sees the single-step
+    loop, the neuron's own definition step by step, as the reference framework's torch
+    backend runs it. A mode whose ``neuron_steps_visible`` is ``False`` (the papers' energy
+    convention, which counts synaptic operations only) leaves the fused path on."""
     return any(
         not type(mode).__module__.startswith("torch.")
+        and getattr(mode, "neuron_steps_visible", True)
         for mode in _get_current_dispatch_mode_stack()
     )
 

@@ -219,6 +219,11 @@ class PaperEnergyCounter(TorchDispatchMode):
             residual sum of spike tensors) as spikes, one AC per unit of count.
     """
 
+    #: The convention counts synaptic operations only, so spiking neurons may keep their
+    #: fused multi-step path under this mode (``snn_neurons`` reads this attribute; modes
+    #: without it see the neurons' single-step definition, step by step).
+    neuron_steps_visible = False
+
     def __init__(
         self,
         cost: SimpleEnergyCostConfig | str = "fp32",
