@@ -15,13 +15,15 @@ from collections import defaultdict
 from typing import Any
 
 import torch
+from snn_core.op_counter import SimpleEnergyCostConfig
 from snn_neurons import SimpleBaseNode
 from torch import nn
 
 __all__ = ["SpikeMonitor", "SynapticOpCounter", "E_MAC_PJ", "E_AC_PJ"]
 
-E_MAC_PJ = 4.6
-E_AC_PJ = 0.9
+# the papers' 45 nm fp32 energies, as snn_core.op_counter defines them (one definition)
+E_MAC_PJ = SimpleEnergyCostConfig.fp32().e_mac_pj
+E_AC_PJ = SimpleEnergyCostConfig.fp32().e_ac_pj
 
 
 def _spiking_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:

@@ -63,7 +63,7 @@ def plot_surrogate_function(
     ``show=False`` does not show it. The surrogate's spiking mode is restored afterwards.
     Uses the SciencePlots style when ``scienceplots`` is installed.
 
-    Requires matplotlib (``pip install matplotlib``), which snn-core does not depend on.
+    Requires matplotlib (``pip install snn-core[plot]``), which snn-core does not depend on.
 
     Returns:
         the ``matplotlib.figure.Figure``.
@@ -73,13 +73,9 @@ def plot_surrogate_function(
             "surrogate_function must be a SurrogateFunctionBase instance (e.g. "
             f"surrogate.Sigmoid()), got {type(surrogate_function).__name__}"
         )
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError as err:
-        raise ImportError(
-            "plot_surrogate_function needs matplotlib, which snn-core does not install; "
-            "run `pip install matplotlib`"
-        ) from err
+    from snn_core.visualizing._utils import _matplotlib
+
+    _, plt = _matplotlib("plot_surrogate_function")
     style: list[str] = []
     try:
         import scienceplots  # noqa: F401
