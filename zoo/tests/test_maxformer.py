@@ -23,7 +23,7 @@ import pytest
 import snn_zoo
 import torch
 from safetensors.torch import save_file
-from snn_zoo.models.maxformer import MaxFormer
+from snn_zoo.families.maxformer import MaxFormer
 
 BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 

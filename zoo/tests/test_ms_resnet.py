@@ -19,7 +19,7 @@ import pytest
 import snn_zoo
 import torch
 import torch.nn.functional as F
-from snn_zoo.models import AttMSResNet, MSResNet
+from snn_zoo.families import AttMSResNet, MSResNet
 
 DT = torch.float64
 

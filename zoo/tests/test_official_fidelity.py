@@ -21,7 +21,7 @@ import snn_zoo
 import torch
 import torch.nn.functional as F
 from snn_core import functional
-from snn_zoo.models.qkformer import QKFormerSSA
+from snn_zoo.families.qkformer import QKFormerSSA
 
 DT = torch.float64
 

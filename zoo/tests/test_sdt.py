@@ -22,7 +22,7 @@ import pytest
 import snn_zoo
 import torch
 from safetensors.torch import save_file
-from snn_zoo.models.sdt import SpikeDrivenTransformer
+from snn_zoo.families.sdt import SpikeDrivenTransformer
 
 BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 

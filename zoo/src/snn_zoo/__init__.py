@@ -5,12 +5,12 @@
 >>> snn_zoo.list_models("qkformer_10*")
 ['qkformer_10_384', 'qkformer_10_512', 'qkformer_10_768']
 
-Each architecture is one file in ``snn_zoo/models/``. Importing ``snn_zoo`` registers every
+Each architecture is one file in ``snn_zoo/families/``. Importing ``snn_zoo`` registers every
 variant with timm when timm can be imported (``pip install snn-zoo[timm]``), so that
 ``timm.create_model('spikformer_8_384', ...)`` works too.
 """
 
-from snn_zoo import models  # noqa: F401  (registers the variants)
+from snn_zoo import families  # noqa: F401  (registers the variants)
 from snn_zoo._base import SpikingClassifier
 from snn_zoo._blocks import DropPath, trunc_normal_
 from snn_zoo._checkpoint import load_checkpoint, load_state_dict_file, save_checkpoint

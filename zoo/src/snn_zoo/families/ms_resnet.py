@@ -19,7 +19,7 @@ Official layouts kept: MS-ResNet-18/34 (``ResNet_origin_18``: ``conv7x7/2`` stem
 ``conv3x3`` with biases and no neuron between them as the stem, ``AvgPool(2) -> conv1x1``
 shortcut at ``shortcut.1``, dropout 0.2 before ``fc``). :class:`MSResNet` with
 ``reduction_c`` set adds channel-spatial attention to every branch: that is MA-SNN's
-Att-MS-ResNet (:class:`snn_zoo.models.AttMSResNet`), built by this same class.
+Att-MS-ResNet (:class:`snn_zoo.families.AttMSResNet`), built by this same class.
 """
 
 from __future__ import annotations

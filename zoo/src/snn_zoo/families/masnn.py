@@ -22,7 +22,7 @@ refines the membrane input of spiking layers. Two families are built here:
   0.1) load too. The neuron keeps 25% of its potential and fires above 0.5 (``LIF(tau=4/3,
   decay_input=False, v_threshold=0.5)``, hard reset to 0, rectangular surrogate of width 1)
   and, as the official code, fires only where ``H > 0.5`` strictly
-  (:class:`StrictThresholdLIFNode`). It is :class:`~snn_zoo.models.ms_resnet.MSResNet`
+  (:class:`StrictThresholdLIFNode`). It is :class:`~snn_zoo.families.ms_resnet.MSResNet`
   (same blocks, neuron and head) with the attention switched on, the pooled shortcut and
   the last BN of each branch initialised to 0.1.
 """
@@ -53,7 +53,7 @@ from snn_zoo._blocks import (
     to_2tuple_size,
 )
 from snn_zoo._registry import register_model
-from snn_zoo.models.ms_resnet import MSResNet, StrictThresholdLIFNode
+from snn_zoo.families.ms_resnet import MSResNet, StrictThresholdLIFNode
 
 __all__ = ["MASNN", "AttMSResNet", "StrictThresholdLIFNode"]
 
@@ -280,7 +280,7 @@ class MASNN(SpikingClassifier):
 # --------------------------------------------------------------------------- Att-MS-ResNet
 class AttMSResNet(MSResNet):
     """Att-MS-ResNet: MS-ResNet with channel-spatial attention in every block (built by
-    :class:`~snn_zoo.models.ms_resnet.MSResNet` with ``reduction_c`` set, the shortcut
+    :class:`~snn_zoo.families.ms_resnet.MSResNet` with ``reduction_c`` set, the shortcut
     ``AvgPool -> conv1x1 -> BN`` and the last BN of each branch initialised to 0.1).
 
     Args:
