@@ -250,3 +250,40 @@ def test_drop_path_is_stochastic_in_training_only():
     with torch.no_grad():
         outs = {tuple(model(x).flatten().tolist()) for _ in range(6)}
     assert len(outs) > 1
+
+
+# one small variant per family: (name, overrides, input shape, extra heads)
+HEADS = [
+    ("spikformer_digits", {}, (2, 1, 8, 8), ()),
+    ("qkformer_digits", {}, (2, 1, 8, 8), ()),
+    ("sdt_digits", {}, (2, 1, 8, 8), ()),
+    ("maxformer_digits", {}, (2, 1, 8, 8), ()),
+    ("sew_resnet_digits", {}, (2, 1, 8, 8), ()),
+    ("att_ms_resnet18", dict(layers=(1, 1, 1, 1)), (2, 3, 64, 64), ()),
+    (
+        "metaspikformer_8_512_kd",
+        dict(embed_dim=(8, 16, 32, 40), num_heads=4, img_size=32, T=1),
+        (2, 3, 32, 32),
+        ("head_kd",),
+    ),
+]
+
+
+@pytest.mark.parametrize("name,overrides,shape,extra", HEADS, ids=[h[0] for h in HEADS])
+def test_every_family_resets_its_classifier(name, overrides, shape, extra):
+    torch.manual_seed(0)
+    model = snn_zoo.create_model(name, **overrides).eval()
+    x = torch.rand(shape)
+    assert model.get_classifier() is getattr(model, model.head_attr)
+    model.reset_classifier(7)
+    head = model.get_classifier()
+    assert head.out_features == 7 and all(getattr(model, e).out_features == 7 for e in extra)
+    with torch.no_grad():
+        assert model(x).shape == (shape[0], 7)
+        model.reset_classifier(0)
+        assert isinstance(model.get_classifier(), torch.nn.Identity)
+        assert model(x).shape == (shape[0], model.num_features)
+    with pytest.raises(ValueError, match="num_classes"):
+        model.reset_classifier(-1)
+    with pytest.raises(ValueError, match="global_pool"):
+        model.reset_classifier(3, global_pool="max")

@@ -255,14 +255,31 @@ class SpikingClassifier(nn.Module):
         return take
 
     # ------------------------------------------------------------------ head
+    #: the attribute that holds the classifier head
+    head_attr: str = "head"
+    #: what ``reset_classifier`` accepts as ``global_pool``: (allowed values, why)
+    global_pools: tuple[tuple[str, ...], str] = (
+        ("avg",),
+        "the features are averaged over tokens and time",
+    )
+
     def get_classifier(self) -> nn.Module:
         """The classifier head (``nn.Identity`` when ``num_classes == 0``)."""
-        raise NotImplementedError
+        return getattr(self, self.head_attr)
 
     def reset_classifier(self, num_classes: int, global_pool: Any = None) -> None:
         """Replace the head by a fresh one with ``num_classes`` outputs (0: no head, the
         model returns pooled features); ``global_pool`` is accepted for timm compatibility."""
-        raise NotImplementedError
+        owner = type(self).__name__
+        check_positive_int(owner, "num_classes", num_classes, minimum=0)
+        if global_pool is not None:
+            self.global_pool = check_global_pool(owner, global_pool, *self.global_pools)
+        self.num_classes = num_classes
+        setattr(self, self.head_attr, self.new_head(num_classes))
+
+    def new_head(self, num_classes: int) -> nn.Module:
+        """A fresh head: ``Linear(num_features, num_classes)``, or ``Identity`` for 0."""
+        return nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
     # ------------------------------------------------------------------ checkpoints
     def adapt_official_tensor(self, key: str, value: torch.Tensor) -> torch.Tensor:

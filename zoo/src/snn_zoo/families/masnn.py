@@ -263,18 +263,13 @@ class MASNN(SpikingClassifier):
             return x.mean(0)
         return self.FC1(x).mean(0)
 
-    def get_classifier(self) -> nn.Module:
-        return self.FC1
+    head_attr = "FC1"
+    global_pools = ((), "it has no global pooling")
 
-    def reset_classifier(self, num_classes: int, global_pool: Any = None) -> None:
-        check_positive_int(type(self).__name__, "num_classes", num_classes, minimum=0)
-        check_global_pool(type(self).__name__, global_pool, (), "it has no global pooling")
-        self.num_classes = num_classes
-        self.FC1 = (
-            _FCAttLIF(self.fc_hidden, num_classes, self.T, self.reduction_t, self._build)
-            if num_classes > 0
-            else nn.Identity()
-        )
+    def new_head(self, num_classes: int) -> nn.Module:
+        if num_classes == 0:
+            return nn.Identity()
+        return _FCAttLIF(self.fc_hidden, num_classes, self.T, self.reduction_t, self._build)
 
 
 # --------------------------------------------------------------------------- Att-MS-ResNet

@@ -392,16 +392,6 @@ class MaxFormer(SpikingClassifier):
         s = self.head_drop(self.head_lif(x.flatten(3).mean(3)))
         return s.mean(0) if pre_logits else self.head(s).mean(0)
 
-    def get_classifier(self) -> nn.Module:
-        return self.head
-
-    def reset_classifier(self, num_classes: int, global_pool: Any = None) -> None:
-        check_positive_int(type(self).__name__, "num_classes", num_classes, minimum=0)
-        if global_pool is not None:
-            self.global_pool = check_global_pool(type(self).__name__, global_pool)
-        self.num_classes = num_classes
-        self.head = nn.Linear(self.embed_dim, num_classes) if num_classes > 0 else nn.Identity()
-
 
 # --------------------------------------------------------------------------- variants
 _PAPER = "Spiking Neural Networks Need High-Frequency Information (Fang et al., NeurIPS 2025)"

@@ -367,17 +367,11 @@ class QKFormer(SpikingClassifier):
         x = self.head_drop(x.flatten(3).mean(3).mean(0))
         return x if pre_logits else self.head(x)
 
-    def get_classifier(self) -> nn.Module:
-        return self.head
-
-    def reset_classifier(self, num_classes: int, global_pool: Any = None) -> None:
-        check_positive_int(type(self).__name__, "num_classes", num_classes, minimum=0)
-        if global_pool is not None:
-            self.global_pool = check_global_pool(type(self).__name__, global_pool)
-        self.num_classes = num_classes
-        self.head = nn.Linear(self.embed_dim, num_classes) if num_classes > 0 else nn.Identity()
+    def new_head(self, num_classes: int) -> nn.Module:
+        head = super().new_head(num_classes)
         if num_classes > 0:
-            init_vit_weights(self.head)
+            init_vit_weights(head)
+        return head
 
 
 # --------------------------------------------------------------------------- variants

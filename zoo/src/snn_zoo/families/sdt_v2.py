@@ -396,18 +396,10 @@ class MetaSpikeFormer(SpikingClassifier):
         y_kd = self.head_kd(s).mean(0)
         return (y, y_kd) if self.training else (y + y_kd) / 2
 
-    def get_classifier(self) -> nn.Module:
-        return self.head
-
     def reset_classifier(self, num_classes: int, global_pool: Any = None) -> None:
-        check_positive_int(type(self).__name__, "num_classes", num_classes, minimum=0)
-        if global_pool is not None:
-            self.global_pool = check_global_pool(type(self).__name__, global_pool)
-        self.num_classes = num_classes
-        d = self.num_features
-        self.head = nn.Linear(d, num_classes) if num_classes > 0 else nn.Identity()
+        super().reset_classifier(num_classes, global_pool)
         if self.distillation:
-            self.head_kd = nn.Linear(d, num_classes) if num_classes > 0 else nn.Identity()
+            self.head_kd = self.new_head(num_classes)
 
 
 # --------------------------------------------------------------------------- variants

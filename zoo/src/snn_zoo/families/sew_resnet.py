@@ -355,15 +355,7 @@ class SEWResNet(SpikingClassifier):
         x = self.head_drop(x)
         return x if pre_logits else self.fc(x)
 
-    def get_classifier(self) -> nn.Module:
-        return self.fc
-
-    def reset_classifier(self, num_classes: int, global_pool: Any = None) -> None:
-        check_positive_int(type(self).__name__, "num_classes", num_classes, minimum=0)
-        if global_pool is not None:
-            self.global_pool = check_global_pool(type(self).__name__, global_pool)
-        self.num_classes = num_classes
-        self.fc = nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
+    head_attr = "fc"
 
 
 # --------------------------------------------------------------------------- variants
