@@ -302,3 +302,57 @@ def test_digits_variant_runs_on_8x8_digits():
         torch.testing.assert_close(y, model(x.unsqueeze(0).repeat(2, 1, 1, 1, 1)))
         feats = model.forward_head(model.forward_features(x), pre_logits=True)
     assert ((feats * 2) - (feats * 2).round()).abs().max() < 1e-6  # spike counts / T
+
+
+def _release_file(tmp_path, overrides):
+    """An official-layout release file (``{'state_dict', 'epoch', 'args'}``) for a tiny model."""
+    model = snn_zoo.create_model("maxformer_10_384", **overrides)
+    official = {
+        k: v.long() if k.endswith("num_batches_tracked") else v.float()
+        for k, v in official_weights(model.state_dict(), 5).items()
+    }
+    path = tmp_path / "release" / "10-384-T4.pth.tar"
+    path.parent.mkdir()
+    torch.save({"state_dict": official, "epoch": 199, "args": argparse.Namespace(lr=1e-3)}, path)
+    return path, official
+
+
+def test_pretrained_downloads_the_card_url_once_into_the_hub_cache(tmp_path, monkeypatch):
+    from snn_zoo._checkpoint import sha256_of
+
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    overrides = dict(embed_dim=64, depths=(1, 1, 1), img_size=32)
+    path, official = _release_file(tmp_path, overrides)
+    card = snn_zoo.get_pretrained_cfg("maxformer_10_384")
+    assert card["url"].startswith("https://github.com/bic-L/MaxFormer/releases/")
+    assert card["url"].endswith("/10-384-T4.pth.tar")
+    url = path.as_uri()  # file:// goes through the same urllib download as https://
+    model = snn_zoo.create_model(
+        "maxformer_10_384", pretrained=True, pretrained_cfg_overlay=dict(url=url), **overrides
+    )
+    cached = tmp_path / "hub" / "checkpoints" / "snn_zoo" / "10-384-T4.pth.tar"
+    assert cached.is_file() and sha256_of(cached) == sha256_of(path)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, official[k]), k
+    path.unlink()  # a second build reuses the cached file
+    again = snn_zoo.create_model(
+        "maxformer_10_384", pretrained=True, pretrained_cfg_overlay=dict(url=url), **overrides
+    )
+    assert torch.equal(again.head.weight, official["head.weight"])
+
+
+def test_pretrained_download_checks_the_published_hash(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    overrides = dict(embed_dim=64, depths=(1, 1, 1), img_size=32)
+    path, _ = _release_file(tmp_path, overrides)
+    overlay = dict(url=path.as_uri(), sha256="0" * 64)
+    with pytest.raises(ValueError, match="does not match the published sha256"):
+        snn_zoo.create_model(
+            "maxformer_10_384", pretrained=True, pretrained_cfg_overlay=overlay, **overrides
+        )
+    assert not (tmp_path / "hub" / "checkpoints" / "snn_zoo" / "10-384-T4.pth.tar").exists()
+    missing = dict(url=(tmp_path / "nowhere.pth.tar").as_uri())
+    with pytest.raises(RuntimeError, match="download the file by hand"):
+        snn_zoo.create_model(
+            "maxformer_10_384", pretrained=True, pretrained_cfg_overlay=missing, **overrides
+        )

@@ -223,3 +223,57 @@ def test_layer_decay_uses_the_group_matcher():
     scales += [scale_of[id(model.patch_embed2.proj3_conv.weight)]]
     scales += [scale_of[id(next(blk.parameters()))] for blk in (*model.stage2, *model.stage3)]
     assert scales == sorted(scales) and len(set(scales)) == len(scales)
+
+
+def _maxformer_release(tmp_path, seed=5):
+    """A MaxFormer release-style file (``{'state_dict', 'args'}``, official keys) for a tiny
+    model, written locally: the download path runs on a ``file://`` URL."""
+    import argparse
+
+    overrides = dict(embed_dim=64, depths=(1, 1, 1), img_size=32)
+    model = snn_zoo.create_model("maxformer_10_384", **overrides)
+    g = torch.Generator().manual_seed(seed)
+    state = {
+        k: (v if k.endswith("num_batches_tracked") else torch.randn(v.shape, generator=g))
+        for k, v in model.state_dict().items()
+    }
+    path = tmp_path / "10-384-T4.pth.tar"
+    torch.save({"state_dict": state, "args": argparse.Namespace(lr=1e-3)}, path)
+    return path, state, overrides
+
+
+def test_pretrained_url_downloads_once_for_timm_and_the_zoo(tmp_path, monkeypatch):
+    timm = _timm()
+    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
+    path, state, overrides = _maxformer_release(tmp_path)
+    assert timm.models.get_pretrained_cfg("maxformer_10_384").url.endswith("/10-384-T4.pth.tar")
+    overlay = dict(url=path.as_uri())
+    model = timm.create_model(
+        "maxformer_10_384", pretrained=True, pretrained_cfg_overlay=overlay, **overrides
+    )
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, state[k]), k
+    path.unlink()  # cached under the hub dir: the zoo's own API reuses the same file
+    ours = snn_zoo.create_model(
+        "maxformer_10_384", pretrained=True, pretrained_cfg_overlay=overlay, **overrides
+    )
+    assert torch.equal(ours.head.weight, state["head.weight"])
+    # another num_classes: the backbone loads, the head stays fresh (timm's rule)
+    five = timm.create_model(
+        "maxformer_10_384",
+        pretrained=True,
+        pretrained_cfg_overlay=overlay,
+        num_classes=5,
+        **overrides,
+    )
+    assert five.head.out_features == 5 and five.num_classes == 5
+    key = "patch_embed1.embed1.embed_conv.weight"
+    assert torch.equal(five.state_dict()[key], state[key])
+    _maxformer_release(tmp_path)  # the cached file fails the hash: it is fetched again, checked
+    with pytest.raises(ValueError, match="published sha256"):
+        timm.create_model(
+            "maxformer_10_384",
+            pretrained=True,
+            pretrained_cfg_overlay=dict(url=overlay["url"], sha256="0" * 64),
+            **overrides,
+        )

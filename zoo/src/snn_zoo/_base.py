@@ -282,6 +282,27 @@ class SpikingClassifier(nn.Module):
         return nn.Linear(self.num_features, num_classes) if num_classes > 0 else nn.Identity()
 
     # ------------------------------------------------------------------ checkpoints
+    def load_pretrained(self, path: str) -> None:
+        """Load an official or snn-zoo checkpoint file (any container, official key layout):
+        timm's ``custom_load`` hook. When the model was built with another ``num_classes``
+        than the card's, the checkpoint's head is skipped and the model keeps its own fresh
+        head, as timm does for its own models."""
+        from snn_zoo._checkpoint import load_checkpoint  # local: avoid an import cycle
+
+        pretrained_classes = getattr(self, "pretrained_cfg", {}).get("num_classes")
+        if pretrained_classes is None or pretrained_classes == self.num_classes:
+            load_checkpoint(self, path)
+            return
+        own_classes, own_children = self.num_classes, dict(self.named_children())
+        self.reset_classifier(pretrained_classes)  # a head the checkpoint's weights fit
+        try:
+            load_checkpoint(self, path)
+        finally:
+            for name, child in dict(self.named_children()).items():
+                if own_children.get(name) is not child:
+                    setattr(self, name, own_children[name])
+            self.num_classes = own_classes
+
     def adapt_official_tensor(self, key: str, value: torch.Tensor) -> torch.Tensor:
         """Hook for official tensors stored in another shape; identity by default."""
         return value

@@ -25,6 +25,7 @@ __all__ = [
     "save_checkpoint",
     "sha256_of",
     "resolve_weights_file",
+    "download_weights",
 ]
 
 _WRAPPER_KEYS = ("state_dict", "model", "module", "net")
@@ -166,15 +167,18 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
 
 def resolve_weights_file(card: dict[str, Any]) -> Path:
     """The weights file a card names: its ``file`` entry, looked up as given and then
-    inside the installed ``snn_zoo`` package (bundled weights); checked against the card's
-    ``sha256`` when it has one."""
+    inside the installed ``snn_zoo`` package (bundled weights), or else the file its ``url``
+    downloads to (see :func:`download_weights`); checked against the card's ``sha256`` when
+    it has one."""
     file = card.get("file")
     name = card.get("name", "this model")
+    if not file and card.get("url"):
+        return download_weights(card["url"], card.get("sha256"), name)
     if not file:
         raise ValueError(
-            f"{name}: no weights are bundled with snn-zoo for this variant; download the "
-            f"official checkpoint and pass checkpoint_path=..., or "
-            f"pretrained_cfg_overlay=dict(file=...)"
+            f"{name}: no weights are bundled with snn-zoo for this variant and its card names "
+            f"no download URL; download the official checkpoint and pass checkpoint_path=..., "
+            f"or pretrained_cfg_overlay=dict(file=...)"
         )
     path = Path(file)
     if not path.is_file() and not path.is_absolute():
@@ -190,3 +194,36 @@ def resolve_weights_file(card: dict[str, Any]) -> Path:
             f"({expected[:12]}...); the file is corrupt or not the published one"
         )
     return path
+
+
+def download_weights(url: str, sha256: str | None = None, name: str = "this model") -> Path:
+    """Download ``url`` once into torch.hub's cache (``<hub dir>/checkpoints/snn_zoo/``) and
+    return the local file; a file already there is reused when it passes the hash check.
+
+    torch.hub writes the download under a temporary name and renames it when complete, so
+    an interrupted download never leaves a file that looks finished. With ``sha256`` (the
+    authors' published hash) a mismatching download is deleted and reported.
+    """
+    from urllib.parse import urlparse
+
+    filename = Path(urlparse(url).path).name
+    if not filename:
+        raise ValueError(f"{name}: cannot tell a file name from the weights URL {url!r}")
+    target = Path(torch.hub.get_dir()) / "checkpoints" / "snn_zoo" / filename
+    if target.is_file() and (sha256 is None or sha256_of(target) == sha256):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        torch.hub.download_url_to_file(url, str(target), progress=True)
+    except Exception as exc:  # URLError, HTTPError, OSError: say what and from where
+        raise RuntimeError(
+            f"{name}: downloading the official weights from {url} failed ({exc}); download "
+            f"the file by hand and pass checkpoint_path=..."
+        ) from exc
+    if sha256 is not None and sha256_of(target) != sha256:
+        target.unlink()
+        raise ValueError(
+            f"{name}: the file downloaded from {url} does not match the published sha256 "
+            f"({sha256[:12]}...); it was deleted"
+        )
+    return target

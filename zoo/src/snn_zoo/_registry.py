@@ -173,9 +173,10 @@ def create_model(
         name: a variant (``'spikformer_8_384'``) or an architecture (``'spikformer'``, its
             headline variant); see :func:`list_models`.
         pretrained: load the weights named by the card's ``file`` (bundled with snn-zoo
-            for the digits variants; for others set it with
-            ``pretrained_cfg_overlay=dict(file=...)``), checked against the card's ``sha256``
-            (an overlay ``file`` is checked only against an overlay ``sha256``).
+            for the digits variants) or downloaded once from its ``url`` (the official
+            release assets, e.g. MaxFormer's) into torch.hub's cache; set either with
+            ``pretrained_cfg_overlay=dict(file=...)`` / ``dict(url=...)``. Checked against the
+            card's ``sha256`` (an overlay ``file`` / ``url`` only against an overlay ``sha256``).
         checkpoint_path: a checkpoint to load after building (safetensors, or a torch
             file read with ``weights_only=True``); official key layouts load as they are.
         pretrained_cfg_overlay: entries replacing those of the card.
@@ -198,7 +199,8 @@ def create_model(
         raise TypeError(f"pretrained_cfg_overlay must be a dict, got {pretrained_cfg_overlay!r}")
     model = entry.model_cls(**{**entry.config, **overrides})
     card = {**get_pretrained_cfg(entry.name), **(pretrained_cfg_overlay or {})}
-    if "file" in (pretrained_cfg_overlay or {}) and "sha256" not in pretrained_cfg_overlay:
+    overlay = pretrained_cfg_overlay or {}
+    if ("file" in overlay or "url" in overlay) and "sha256" not in overlay:
         card.pop("sha256", None)  # the card's hash is that of the card's file, not this one
     card.update(_card_for_model(model, card))
     model.pretrained_cfg = card

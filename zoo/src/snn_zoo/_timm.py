@@ -26,7 +26,7 @@ from typing import Any
 
 from torch import nn
 
-from snn_zoo._checkpoint import sha256_of
+from snn_zoo._checkpoint import download_weights, sha256_of
 from snn_zoo._registry import _ENTRIES, ModelEntry
 
 __all__ = ["register_with_timm", "timm_pretrained_cfg", "default_cfgs"]
@@ -45,6 +45,8 @@ def timm_pretrained_cfg(entry: ModelEntry, cfg_fields: set[str]) -> dict[str, An
     out = {k: v for k, v in card.items() if k in cfg_fields}
     if out.get("file"):
         out["file"] = str(bundled_path(out["file"]))
+    if out.get("url"):  # official release files: containers and key layouts timm cannot read
+        out["custom_load"] = True  # -> SpikingClassifier.load_pretrained
     out["paper_name"] = card["paper"]
     out["architecture"] = entry.name
     notes = [f"{k}={card[k]}" for k in _EXTRA_NOTE_FIELDS if card.get(k) is not None]
@@ -104,7 +106,13 @@ def _entrypoint(entry: ModelEntry) -> Callable[..., nn.Module]:
                 pretrained_cfg=kwargs.get("pretrained_cfg"),
                 pretrained_cfg_overlay=overlay,
             )
-            _check_pretrained_file(entry, cfg.to_dict(), sha256)
+            cfg = cfg.to_dict()
+            if cfg.get("url") and not cfg.get("file") and not cfg.get("hf_hub_id"):
+                # one download path for both APIs: snn-zoo's (hub cache, published hash)
+                local = download_weights(cfg["url"], sha256, entry.name)
+                overlay = {**(overlay or {}), "file": str(local), "custom_load": True}
+            else:
+                _check_pretrained_file(entry, cfg, sha256)
         args = {**entry.config, **kwargs}
         n_stages = entry.model_cls.num_feature_stages(**args)
         model = build_model_with_cfg(
