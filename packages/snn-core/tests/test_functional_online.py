@@ -202,8 +202,11 @@ def test_online_training_rejects_bad_arguments():
         functional.fptt_online_training(
             net, opt, x, y, F.cross_entropy, 0.5, w_ra, reduction="none"
         )
-    with pytest.raises(ValueError, match=r"one tensor per optimizer parameter \(4\)"):
-        functional.fptt_online_training(net, opt, x, y, F.cross_entropy, 0.1, w_ra[:2])
+    for short in (w_ra[:2], []):  # IndexError, as SpikingJelly 2.0.0's indexing raises
+        with pytest.raises(IndexError, match=r"one tensor per optimizer parameter \(4\)"):
+            functional.fptt_online_training(net, opt, x, y, F.cross_entropy, 0.1, short)
+    with pytest.raises(TypeError, match="w_ra must be the list"):
+        functional.fptt_online_training(net, opt, x, y, F.cross_entropy, 0.1, tuple(w_ra))
     with pytest.raises(ValueError, match=r"w_ra\[1\] must have the shape"):
         functional.fptt_online_training(
             net, opt, x, y, F.cross_entropy, 0.1, [w_ra[0], w_ra[0], w_ra[2], w_ra[3]]

@@ -115,7 +115,7 @@ class OTTTLIFNode(_OnlineLIFNode):
             backend,
             store_v_seq,
         )
-        self.register_memory("trace", 0.0)
+        self.register_memory("trace", None)  # None until the first training step, as 2.0.0
 
     @staticmethod
     def track_trace(spike: torch.Tensor, trace: torch.Tensor, tau: float) -> torch.Tensor:
@@ -124,6 +124,8 @@ class OTTTLIFNode(_OnlineLIFNode):
             return trace * (1.0 - 1.0 / tau) + spike
 
     def _training_output(self, spike: torch.Tensor) -> list[torch.Tensor]:
+        if self.trace is None:
+            self.trace = 0.0
         trace = self.init_memory_like("trace", spike)
         self.trace = self.track_trace(spike, trace, self.tau)
         return [spike, self.trace]

@@ -136,11 +136,15 @@ def fptt_online_training(
         raise ValueError(f"alpha must be a positive number, got {alpha!r}")
     if reduction not in ("mean", "sum"):
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
-    if not isinstance(w_ra, list) or len(w_ra) != len(params):
-        raise ValueError(
+    if not isinstance(w_ra, list):
+        raise TypeError(
+            f"w_ra must be the list from fptt_online_training_init_w_ra(optimizer), got "
+            f"{type(w_ra).__name__}"
+        )
+    if len(w_ra) != len(params):  # IndexError, as indexing a short w_ra raises in 2.0.0
+        raise IndexError(
             f"w_ra must be the list from fptt_online_training_init_w_ra(optimizer) with one "
-            f"tensor per optimizer parameter ({len(params)}), got "
-            f"{len(w_ra) if isinstance(w_ra, list) else type(w_ra).__name__}"
+            f"tensor per optimizer parameter ({len(params)}), got {len(w_ra)}"
         )
     for i, (w, p) in enumerate(zip(w_ra, params)):
         if not isinstance(w, torch.Tensor) or w.shape != p.shape:
