@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _toy import Toy, write_download
-from snn_datasets import base, utils
+from snn_datasets import _cache, base, utils
 from snn_datasets._cache import COMPLETE_MARKER, atomic_savez, npz_is_valid
 
 FOLDER = "frames_number_3_split_by_time"
@@ -161,3 +161,63 @@ def test_run_tasks_inside_a_daemonic_worker_uses_threads(tmp_path):
     with ctx.Pool(1) as pool:
         assert pool.apply(_tasks_in_a_daemon, (str(tmp_path),)) == 4
     assert [utils.load_npz_frames(tmp_path / f"{i}.npz")[0] for i in range(4)] == [0, 1, 4, 9]
+
+
+def test_resume_deletes_temporary_files_of_a_killed_run(tmp_path, clean_cache):
+    """Frame builders write straight into the cache (atomically); a temporary file a killed
+    run left there is deleted when the folder is resumed."""
+    write_download(tmp_path)
+    Toy(tmp_path, train=True, **OPTIONS)
+    folder = tmp_path / FOLDER
+    (folder / COMPLETE_MARKER).unlink()
+    victim = sorted(folder.rglob("*.npz"))[0]
+    victim.unlink()
+    leftover = victim.parent / f".{victim.name}.abc123.tmp"
+    leftover.write_bytes(b"half a zip")
+    Toy(tmp_path, train=True, **OPTIONS)
+    assert not leftover.exists() and victim.is_file()
+    assert_same(read_cache(tmp_path), clean_cache)
+
+
+def _npz_cases() -> dict:
+    rng = np.random.default_rng(0)
+    return {
+        "t": np.sort(rng.integers(0, 10**6, 500)).astype(np.uint32),
+        "x": rng.integers(0, 128, 500),
+        "b": rng.integers(0, 2, 7).astype(bool),
+        "f": rng.random((3, 4)).astype(np.float32),
+        "big_endian": np.arange(5, dtype=">i4"),
+        "fortran": np.asfortranarray(np.arange(6.0).reshape(2, 3)),
+        "scalar": np.array(3.5),
+        "empty": np.zeros((0, 2), dtype=np.int16),
+        "structured": np.zeros(2, dtype=[("a", "<i4"), ("b", "<f8")]),
+    }
+
+
+@pytest.mark.parametrize("whole_read_bytes", [1 << 20, 0])
+@pytest.mark.parametrize("compressed", [True, False])
+def test_read_npz_gives_what_np_load_gives(tmp_path, monkeypatch, whole_read_bytes, compressed):
+    """Same keys in the same order, dtypes, shapes, memory order and values as ``np.load``,
+    writeable, whether a member is read in one piece or (large members) in chunks."""
+    monkeypatch.setattr(_cache, "_WHOLE_READ_BYTES", whole_read_bytes)
+    arrays = _npz_cases()
+    (np.savez_compressed if compressed else np.savez)(tmp_path / "a.npz", **arrays)
+    got = _cache.read_npz(tmp_path / "a.npz")
+    with np.load(tmp_path / "a.npz") as archive:
+        assert list(got) == archive.files == list(arrays)
+        for key in archive.files:
+            expected = archive[key]
+            assert got[key].dtype == expected.dtype and got[key].shape == expected.shape
+            assert got[key].flags.f_contiguous == expected.flags.f_contiguous
+            assert np.array_equal(got[key], expected) and got[key].flags.writeable
+
+
+def test_events_loader_reads_npz_samples_and_names_a_corrupt_file(tmp_path):
+    events = {k: v for k, v in _npz_cases().items() if k in ("t", "x")}
+    np.savez_compressed(tmp_path / "s.npz", **events)
+    loaded = base._load_events(tmp_path / "s.npz")
+    assert list(loaded) == list(loaded.files) == ["t", "x"]
+    assert all(np.array_equal(loaded[k], events[k]) for k in events)
+    (tmp_path / "bad.npz").write_bytes((tmp_path / "s.npz").read_bytes()[:-30])
+    with pytest.raises(ValueError, match=r"cannot read events file .*bad\.npz"):
+        base._load_events(tmp_path / "bad.npz")

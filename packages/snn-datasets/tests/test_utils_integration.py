@@ -246,3 +246,33 @@ def test_unsorted_timestamps_follow_the_reference(monkeypatch, t, by_duration):
     frames = utils.integrate_events_by_fixed_frames_number(events, "time", 3, 1, 7)
     by_time = [[1, 1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1, 0], [0, 0, 0, 1, 1, 1, 1]]
     assert frames[:, 1, 0].tolist() == by_time
+
+
+@pytest.mark.parametrize("block", [4, 1 << 15])
+def test_dense_sparse_and_overlapping_segments_count_every_event(monkeypatch, block):
+    """Frames with many events (counted by bincount) and few (added in place), segments
+    that overlap, are empty, reversed or run past the events: each frame counts exactly its
+    slice ``[j_l, j_r)`` of the events, as slicing clips it."""
+    from snn_datasets import _integrate
+
+    monkeypatch.setattr(_integrate, "_BLOCK", block)
+    rng = np.random.default_rng(11)
+    n, H, W = 300, 2, 3  # 12 pixels: a frame of 4 or more events is dense
+    events = {
+        "t": np.arange(n),
+        "x": rng.integers(0, W, n),
+        "y": rng.integers(0, H, n),
+        "p": rng.integers(-1, 2, n),
+    }
+    segments = [(0, 2), (2, 3), (3, 40), (40, 41), (41, 41), (41, 45), (10, 20), (50, 30)]
+    segments += [(290, 400), (0, n), (299, 300), (100, 103), (103, 104)]
+    j_l, j_r = np.array(segments).T
+    frames = _integrate.frames_from_segments(events["x"], events["y"], events["p"], j_l, j_r, H, W)
+    clipped = [(min(lo, n), min(hi, n)) for lo, hi in segments]
+    assert frames.dtype == np.float64
+    assert np.array_equal(frames, naive_frames(events, clipped, H, W))
+    for lo, hi in [(5, 5), (7, 90), (0, 1)]:
+        frame = utils.integrate_events_segment_to_frame(
+            events["x"], events["y"], events["p"], H, W, lo, hi
+        )
+        assert np.array_equal(frame, naive_frames(events, [(lo, hi)], H, W)[0])

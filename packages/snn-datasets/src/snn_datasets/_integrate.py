@@ -1,12 +1,15 @@
-"""Event-to-frame integration: flat indices and ``np.bincount``, in small reused buffers.
+"""Event-to-frame integration: flat indices counted into the frames, in reused buffers.
 
 The reference integrates frame by frame, with several temporary arrays per frame
 (and, for ``split_by='time'``, one boolean mask over all events per frame). Here each event
-gets the flat index ``(int(p != 0) * H + y) * W + x`` computed in place, block by block,
-and consecutive frames are counted together by one ``bincount`` (frame ``i`` of a group
-offset by ``i * 2 * H * W``), so the work is one pass over the events whatever the number
-of frames, and no temporary grows with the number of events. Counts are integers, so the
-float64 frames are bit-identical to the reference's.
+gets the flat index ``(int(p != 0) * H + y) * W + x`` computed in place, block by block, in
+per-thread scratch buffers that are kept between calls (on some machines touching freshly
+allocated memory costs more than the counting). A frame with many events (at least a third
+of its ``2 * H * W`` pixels) is counted by ``np.bincount`` and cast into its place; runs of
+frames with few events are added straight into the zeroed frames by one ``np.add.at`` (frame
+``i`` offset by ``i * 2 * H * W``), so small samples cost in proportion to their events, not
+to the size of the frames. Counts of whole events are exact in float64, so the frames are
+bit-identical to the reference's.
 
 Binning rules (the reference's, kept exactly):
 
@@ -21,6 +24,7 @@ Binning rules (the reference's, kept exactly):
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 
@@ -42,6 +46,16 @@ def _check_split_by(split_by: str) -> None:
 
 
 _BLOCK = 1 << 16  # events per block: the temporaries of one block stay in the cache
+_local = threading.local()
+
+
+def _scratch(size: int) -> tuple[np.ndarray, np.ndarray]:
+    """This thread's ``(intp, bool)`` work buffers of at least ``size`` elements, kept
+    between calls: freshly allocated memory is slow to touch (page faults), reused is not."""
+    buffers = getattr(_local, "buffers", None)
+    if buffers is None or buffers[0].size < size:
+        buffers = _local.buffers = (np.empty(size, dtype=np.intp), np.empty(size, dtype=bool))
+    return buffers
 
 
 def _as_int(values: np.ndarray) -> np.ndarray:
@@ -54,9 +68,9 @@ def _check_range(block: np.ndarray, values: np.ndarray, name: str, size: int, se
     """Raise unless ``0 <= v < size`` for every ``v`` of ``block`` (a part of ``values``)."""
     if not block.size:
         return
-    # one pass: negative signed values become huge once viewed as unsigned
-    unsigned = block.view(block.dtype.str.replace("i", "u")) if block.dtype.kind == "i" else block
-    if unsigned.max() >= size:
+    if block.dtype.kind == "i":  # one pass: negative values become huge once unsigned
+        block = block.view(_UNSIGNED[block.dtype.itemsize])
+    if block.max() >= size:
         lo, hi = values.min(), values.max()
         raise ValueError(
             f"events have {name} coordinates in [{lo}, {hi}], outside the sensor "
@@ -64,11 +78,7 @@ def _check_range(block: np.ndarray, values: np.ndarray, name: str, size: int, se
         )
 
 
-def _as_int_coordinate(values: np.ndarray, name: str, size: int, sensor: str) -> np.ndarray:
-    """``values`` as integers (see :func:`_as_int`) after checking ``0 <= v < size``."""
-    values = _as_int(values)
-    _check_range(values, values, name, size, sensor)
-    return values
+_UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
 def _check_xyp(x, y, p) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -83,25 +93,10 @@ def _check_xyp(x, y, p) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def _positions_into(out: np.ndarray, flag: np.ndarray, x, y, p, H: int, W: int) -> None:
     """``out[:] = (int(p != 0) * H + y) * W + x`` using the preallocated ``flag`` buffer."""
     np.not_equal(p, 0, out=flag)
-    np.copyto(out, flag)
-    out *= H
-    np.add(out, y, out=out, casting="unsafe")
+    np.multiply(flag, H, out=out, dtype=np.intp, casting="unsafe")
+    np.add(out, y, out=out, dtype=np.intp, casting="unsafe")
     out *= W
-    np.add(out, x, out=out, casting="unsafe")
-
-
-def flat_positions(x: np.ndarray, y: np.ndarray, p: np.ndarray, H: int, W: int) -> np.ndarray:
-    """Flat index ``(int(p != 0) * H + y) * W + x`` of every event, as ``intp``."""
-    x, y, p = _check_xyp(x, y, p)
-    sensor = f"H={H}, W={W}"
-    x = _as_int_coordinate(x, "x", W, sensor)
-    y = _as_int_coordinate(y, "y", H, sensor)
-    pos = np.empty(x.size, dtype=np.intp)
-    flag = np.empty(min(_BLOCK, x.size), dtype=bool)
-    for s in range(0, x.size, _BLOCK):
-        e = min(s + _BLOCK, x.size)
-        _positions_into(pos[s:e], flag[: e - s], x[s:e], y[s:e], p[s:e], H, W)
-    return pos
+    np.add(out, x, out=out, dtype=np.intp, casting="unsafe")
 
 
 def _is_sorted(t: np.ndarray) -> bool:
@@ -130,11 +125,10 @@ def segment_index(events_t: np.ndarray, split_by: str, frames_num: int) -> tuple
         raise ValueError("split_by='time' needs at least one event, got an empty events_t")
     t0 = t[0]
     dt = (t[-1] - t0) // frames_num
-    if _is_sorted(t):
-        t_l = np.arange(frames_num).astype(t.dtype) * dt + t0
-        t_r = t_l + dt
-        j_l = np.searchsorted(t, t_l, side="left").astype(int)
-        j_r = np.searchsorted(t, t_r, side="left").astype(int)
+    if _is_sorted(t):  # window i is [edge[i], edge[i + 1]), edge[i] = t0 + i * dt
+        edges = np.arange(frames_num + 1).astype(t.dtype) * dt + t0
+        j = np.searchsorted(t, edges, side="left").astype(int)
+        j_l, j_r = j[:-1], j[1:].copy()
         empty = np.flatnonzero(j_r <= j_l)
     else:  # unsorted timestamps: the reference's mask rule, window by window
         j_l = np.zeros(frames_num, dtype=int)
@@ -159,26 +153,27 @@ def segment_index(events_t: np.ndarray, split_by: str, frames_num: int) -> tuple
     return j_l, j_r
 
 
-def _is_partition(j_l: np.ndarray, j_r: np.ndarray, N: int) -> bool:
-    return (
-        j_l[0] == 0
-        and j_r[-1] == N
-        and bool(np.all(j_l[1:] == j_r[:-1]))
-        and bool(np.all(j_r >= j_l))
-    )
-
-
-def _groups(j_l: np.ndarray, j_r: np.ndarray, plane: int):
-    """Runs ``[g0, g1)`` of consecutive frames with at most ``_BLOCK`` events (or one frame)
-    and a count table of at most ``4 * _BLOCK`` entries."""
+def _frame_runs(j_l: list, j_r: list, dense: list):
+    """Split frames into ``(i0, i1, dense)`` runs: a dense frame alone, or consecutive
+    sparse frames whose events follow each other and number at most ``_BLOCK`` in all (a
+    longer sparse frame alone). Frames without events are skipped."""
     F = len(j_l)
-    g0 = 0
-    while g0 < F:
-        g1 = g0 + 1
-        while g1 < F and j_r[g1] - j_l[g0] <= _BLOCK and (g1 + 1 - g0) * plane <= 4 * _BLOCK:
-            g1 += 1
-        yield g0, g1
-        g0 = g1
+    i = 0
+    while i < F:
+        if j_r[i] <= j_l[i]:
+            i += 1
+            continue
+        if dense[i]:
+            yield i, i + 1, True
+            i += 1
+            continue
+        k = i + 1
+        while (
+            k < F and j_l[k] == j_r[k - 1] <= j_r[k] and not dense[k] and j_r[k] - j_l[i] <= _BLOCK
+        ):
+            k += 1
+        yield i, k, False
+        i = k
 
 
 def frames_from_segments(
@@ -192,44 +187,52 @@ def frames_from_segments(
 ) -> np.ndarray:
     """Float64 frames ``[F, 2, H, W]``: frame ``i`` counts events ``j_l[i] <= j < j_r[i]``.
 
-    For segments that partition the events, consecutive frames are counted together by one
-    ``bincount`` over at most ``_BLOCK`` events, in small reused buffers (a long frame is
-    counted block by block), so no temporary grows with the number of events.
+    Events are taken ``_BLOCK`` at a time into per-thread scratch buffers (no temporary
+    grows with the number of events). A dense frame (at least ``2 * H * W / 3`` events) is
+    counted by ``np.bincount`` and cast into its place; sparse frames are added straight
+    into the zeroed frames with ``np.add.at`` (consecutive ones in one call), so the work is
+    proportional to the events, not to ``F * 2 * H * W``. Counts of whole events in float64
+    are exact, so the frames are bit-identical to the reference's.
     """
-    F = len(j_l)
     plane = 2 * H * W
     x, y, p = _check_xyp(x, y, p)
-    if not (F and _is_partition(j_l, j_r, x.size)):
-        pos = flat_positions(x, y, p, H, W)
-        frames = np.zeros((F, 2, H, W))
-        for i in range(F):  # overlapping or out-of-order segments: count each on its own
-            frames[i] = np.bincount(pos[j_l[i] : j_r[i]], minlength=plane).reshape(2, H, W)
-        return frames
     sensor = f"H={H}, W={W}"
     x, y = _as_int(x), _as_int(y)  # checked block by block, while the block is in the cache
+    N = x.size  # segments are index ranges of the events, clipped to them as slices are
+    j_l = np.minimum(np.maximum(np.asarray(j_l, dtype=np.intp), 0), N)
+    j_r = np.minimum(np.maximum(np.asarray(j_r, dtype=np.intp), 0), N)
+    F = j_l.size
     frames = np.zeros((F, 2, H, W))
-    flat = frames.reshape(F, plane)
-    size = int(min(_BLOCK, x.size)) or 1
-    buf, flag = np.empty(size, dtype=np.intp), np.empty(size, dtype=bool)
-    for g0, g1 in _groups(j_l, j_r, plane):
-        acc = None
-        for s in range(int(j_l[g0]), int(j_r[g1 - 1]), _BLOCK):
-            e = min(s + _BLOCK, int(j_r[g1 - 1]))
-            out = buf[: e - s]
-            _check_range(x[s:e], x, "x", W, sensor)
-            _check_range(y[s:e], y, "y", H, sensor)
-            _positions_into(out, flag[: e - s], x[s:e], y[s:e], p[s:e], H, W)
-            for i in range(g0 + 1, g1):  # frame offsets inside the group
-                lo, hi = max(int(j_l[i]), s) - s, min(int(j_r[i]), e) - s
-                if hi > lo:
-                    out[lo:hi] += (i - g0) * plane
-            counts = np.bincount(out, minlength=(g1 - g0) * plane)
-            if acc is None:
-                acc = counts
-            else:
-                acc += counts
-        if acc is not None:
-            flat[g0:g1] = acc.reshape(g1 - g0, plane)
+    rows = frames.reshape(F, plane)
+    flat = frames.reshape(-1)
+    counts = j_r - j_l
+    dense = (counts * 3 >= plane).tolist()
+    starts, ends, counts = j_l.tolist(), j_r.tolist(), counts.tolist()
+    buf, flag = _scratch(min(_BLOCK, max(N, 1)))
+
+    def positions(s: int, e: int) -> np.ndarray:
+        out = buf[: e - s]
+        _check_range(x[s:e], x, "x", W, sensor)
+        _check_range(y[s:e], y, "y", H, sensor)
+        _positions_into(out, flag[: e - s], x[s:e], y[s:e], p[s:e], H, W)
+        return out
+
+    for i0, i1, is_dense in _frame_runs(starts, ends, dense):
+        if is_dense:
+            acc = None
+            for s in range(starts[i0], ends[i0], _BLOCK):
+                c = np.bincount(positions(s, min(s + _BLOCK, ends[i0])), minlength=plane)
+                acc = c if acc is None else np.add(acc, c, out=acc)
+            np.copyto(rows[i0], acc)
+        elif i1 - i0 == 1:  # one sparse frame, possibly over several blocks
+            for s in range(starts[i0], ends[i0], _BLOCK):
+                out = positions(s, min(s + _BLOCK, ends[i0]))
+                out += i0 * plane
+                np.add.at(flat, out, 1.0)
+        else:  # consecutive sparse frames, all in one block: frame i holds [j_l[i], j_r[i])
+            out = positions(starts[i0], ends[i1 - 1])
+            out += np.repeat(np.arange(i0 * plane, i1 * plane, plane), counts[i0:i1])
+            np.add.at(flat, out, 1.0)
     return frames
 
 
@@ -263,12 +266,16 @@ def by_fixed_duration(events: dict, duration: int, H: int, W: int) -> np.ndarray
         if is_sorted:
             # sorted integers: (t - t_min) // D >= k  <=>  t >= t_min + k * D
             cap = int(t[-1]) + 1
-            bounds = [min(int(t_min) + k * duration, cap) for k in range(1, frames_num)]
+            if cap + duration < 2**62:  # no int64 overflow below
+                bounds = np.arange(1, frames_num, dtype=np.int64) * duration + int(t_min)
+                np.minimum(bounds, cap, out=bounds)
+            else:
+                bounds = [min(int(t_min) + k * duration, cap) for k in range(1, frames_num)]
             kind = t.dtype if cap <= np.iinfo(t.dtype).max else np.int64
-            right = np.searchsorted(t, np.asarray(bounds, dtype=kind), side="left")
-            j_r = np.append(right, N).astype(int)
-            j_l = np.concatenate([[0], j_r[:-1]]).astype(int)
-            return frames_from_segments(x, y, p, j_l, j_r, H, W)
+            j = np.empty(frames_num + 1, dtype=int)  # frame i holds events [j[i], j[i + 1])
+            j[0], j[-1] = 0, N
+            j[1:-1] = np.searchsorted(t, np.asarray(bounds, dtype=kind), side="left")
+            return frames_from_segments(x, y, p, j[:-1], j[1:], H, W)
     t = t - t_min
     frame_index = t // duration
     if is_sorted or N < 2 or bool(np.all(frame_index[1:] >= frame_index[:-1])):

@@ -60,6 +60,8 @@ class EventsDict(dict):
 def _load_events(file_name: str | Path) -> EventsDict | np.ndarray:
     """A ``.npy`` sample as an array, a ``.npz`` sample as a dict of arrays."""
     try:
+        if os.fspath(file_name).endswith(".npz"):
+            return EventsDict(_cache.read_npz(file_name))
         events = np.load(file_name)
         if isinstance(events, np.ndarray):
             return events
@@ -191,14 +193,34 @@ class NeuromorphicDatasetBuilder(abc.ABC):
     def _valid(self, file: Path) -> bool:
         return file.is_file() and (not self._resuming or _cache.npz_is_valid(file))
 
-    def _build_from_event_files(self, process: Callable) -> None:
+    def _build_from_event_files(self, process: Callable, atomic: bool = False) -> None:
         """Call ``process(events_file, output_dir)`` for every file under ``raw_root`` whose
         outputs are not done; each call writes into a staging folder whose files are then
-        renamed into ``output_dir``, so only complete files appear under final names."""
+        renamed into ``output_dir``, so only complete files appear under final names.
+
+        ``atomic=True`` says that ``process`` already writes each file atomically (through
+        :func:`_cache.atomic_savez`): it then writes straight into ``output_dir`` (no staging
+        folder per file), and a resumed build first deletes the temporary files a killed
+        run left there."""
         root = Path(self.processed_root)
-        utils.create_same_directory_structure(self.raw_root, root)
+        if atomic:
+            if self._resuming:
+                _cache.remove_temporary_files(root)
+            tasks = self._event_file_tasks(root)
+            self._run_preprocess_tasks(process, tasks)
+            return
         staging = root.with_name(f".{root.name}.staging")
         shutil.rmtree(staging, ignore_errors=True)
+        tasks = self._event_file_tasks(root)
+        try:
+            self._run_preprocess_tasks(_cache.StagedEventFileTask(process, staging), tasks)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _event_file_tasks(self, root: Path) -> list[tuple[Path, Path]]:
+        """``(events_file, output_dir)`` of every events file whose outputs are not done
+        (creating the output folders)."""
+        utils.create_same_directory_structure(self.raw_root, root)
         tasks = []
         for event_root, _, event_files in sorted(os.walk(self.raw_root)):
             event_root = Path(event_root)
@@ -209,10 +231,7 @@ class NeuromorphicDatasetBuilder(abc.ABC):
                 events_file = event_root / name
                 if not self._outputs_done(events_file, output_dir):
                     tasks.append((events_file, output_dir))
-        try:
-            self._run_preprocess_tasks(_cache.StagedEventFileTask(process, staging), tasks)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+        return tasks
 
 
 class EventBuilder(NeuromorphicDatasetBuilder):
@@ -266,7 +285,9 @@ class FrameFixedNumberBuilder(_FrameBuilder):
     def build_impl(self) -> None:
         integrate = utils.integrate_events_file_to_frames_file_by_fixed_frames_number
         args = (self.cfg.split_by, self.cfg.frames_number, self.H, self.W, True)
-        self._build_from_event_files(partial(_frames_task, integrate, self._event_loader, args))
+        self._build_from_event_files(
+            partial(_frames_task, integrate, self._event_loader, args), atomic=True
+        )
 
     @property
     def processed_root(self) -> Path:
@@ -289,7 +310,9 @@ class FrameFixedDurationBuilder(_FrameBuilder):
     def build_impl(self) -> None:
         integrate = utils.integrate_events_file_to_frames_file_by_fixed_duration
         args = (self.cfg.duration, self.H, self.W, True)
-        self._build_from_event_files(partial(_frames_task, integrate, self._event_loader, args))
+        self._build_from_event_files(
+            partial(_frames_task, integrate, self._event_loader, args), atomic=True
+        )
 
     def _outputs_done(self, events_file: Path, output_dir: Path) -> bool:
         stem = re.escape(os.path.splitext(events_file.name)[0])
@@ -327,7 +350,7 @@ class FrameCustomIntegrateBuilder(_FrameBuilder):
     def build_impl(self) -> None:
         function = self.cfg.custom_integrate_function
         self._build_from_event_files(
-            partial(_custom_task, function, self._event_loader, self.H, self.W)
+            partial(_custom_task, function, self._event_loader, self.H, self.W), atomic=True
         )
 
     @property

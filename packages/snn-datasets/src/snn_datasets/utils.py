@@ -220,8 +220,8 @@ def integrate_events_segment_to_frame(
 
     .. math:: F[c, h, w] = \\#\\{j : \\mathbb{1}[p_j \\neq 0] = c,\\ y_j = h,\\ x_j = w\\}
     """
-    pos = _integrate.flat_positions(x[j_l:j_r], y[j_l:j_r], p[j_l:j_r], H, W)
-    return np.bincount(pos, minlength=2 * H * W).reshape(2, H, W).astype(float)
+    x, y, p = (np.asarray(v)[j_l:j_r] for v in (x, y, p))
+    return _integrate.frames_from_segments(x, y, p, [0], [x.size], H, W)[0]
 
 
 def cal_fixed_frames_number_segment_index(
