@@ -21,7 +21,13 @@ import torch
 import torch.nn as nn
 
 from snn_core.op_counter import _ops
-from snn_core.op_counter.base import BaseCounter, binary_nnz
+from snn_core.op_counter._binary import (
+    binary_nnz,
+    exact_integer_sum,
+    is_binary_tensor,
+    per_output,
+)
+from snn_core.op_counter.base import BaseCounter
 
 __all__ = ["ACCounter"]
 
@@ -29,6 +35,7 @@ aten = torch.ops.aten
 
 
 _spike_nnz = binary_nnz  # number of spikes of a binary tensor, else None
+_is_spike = is_binary_tensor
 
 
 class _Uncounted:
@@ -53,33 +60,70 @@ def _binary_product_sum(op, x: torch.Tensor, y: torch.Tensor, *extra: Any) -> in
         return int(op(x.double(), y.double(), *extra).sum().item())
 
 
+def _taps_in_range(size: int, kernel: int, stride: int, padding: int, dilation: int) -> list[int]:
+    """Per input position along one dimension: the kernel taps that map it to an output
+    position (``o * stride - padding + k * dilation = i`` with ``0 <= o < out``)."""
+    out = (size + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1
+    taps = [0] * size
+    for i in range(size):
+        for k in range(kernel):
+            o, rest = divmod(i + padding - k * dilation, stride)
+            taps[i] += rest == 0 and 0 <= o < out
+    return taps
+
+
 def conv_weight_uses(
     x: torch.Tensor, w: torch.Tensor, stride, padding, dilation, groups: int
 ) -> int:
     """Kernel taps met by the non-zero entries of ``x`` in a forward convolution with ``w``:
     each non-zero input meets, per output channel of its group, the taps that land inside
-    the output. Computed as a convolution of the indicator ``x != 0`` with a ones kernel."""
+    the output. The taps an input position meets are a product over the spatial dimensions,
+    so this is the per-position count of non-zeros (over batch and channels) weighted by
+    that product."""
+    spatial = w.dim() - 2
     with _Uncounted():
-        ones = torch.ones((groups, w.shape[1], *w.shape[2:]), dtype=torch.float32, device=x.device)
-        output_padding = tuple(0 for _ in stride)
-        occupancy = aten.convolution.default(
-            (x != 0).float(), ones, None, stride, padding, dilation, False, output_padding, groups
-        )
-    return int(occupancy.sum(dtype=torch.float64).item()) * (int(w.shape[0]) // groups)
+        batch_and_channels = tuple(range(x.dim() - spatial))
+        if is_binary_tensor(x):  # a sum is much faster than count_nonzero on CPU
+            per_position = exact_integer_sum(x, dim=batch_and_channels).long()
+        else:
+            per_position = torch.count_nonzero(x, dim=batch_and_channels)
+        weights = torch.ones((), dtype=torch.int64, device=x.device)
+        for d in range(spatial):
+            taps = _taps_in_range(
+                int(x.shape[x.dim() - spatial + d]),
+                int(w.shape[2 + d]),
+                int(stride[d]),
+                int(padding[d]),
+                int(dilation[d]),
+            )
+            column = torch.tensor(taps, dtype=torch.int64, device=x.device)
+            weights = weights.unsqueeze(-1) * column
+        total = int((per_position * weights).sum().item())
+    if torch._C._len_torch_dispatch_stack():
+        # Called where counting modes see ops (a module counter's hook): the reference sums
+        # its occupancy map [N, groups, *out] there, in sight of the modes; issue that sum.
+        out_shape = [
+            (size + 2 * p - d * (k - 1) - 1) // s + 1
+            for size, k, s, p, d in zip(x.shape[-spatial:], w.shape[2:], stride, padding, dilation)
+        ]
+        with _Uncounted():
+            occupancy = x.new_zeros((x.shape[0], groups, *out_shape), dtype=torch.float32)
+        int(occupancy.sum(dtype=torch.float64).item())
+    return total * (int(w.shape[0]) // groups)
 
 
 def _spike_matmul(x: torch.Tensor, y: torch.Tensor, out: Any, op, alpha: Any = 1) -> int:
-    nnz_x, nnz_y = _spike_nnz(x), _spike_nnz(y)
-    if nnz_x is not None and nnz_y is not None:
-        if out is not None:
-            return int(out.sum(dtype=torch.float64).item())
+    spike_x, spike_y = _is_spike(x), _is_spike(y)
+    if spike_x and spike_y:
+        if out is not None:  # entries are counts of at most the inner size (2x: rounding)
+            return int(exact_integer_sum(out, 2 * int(x.shape[-1])).item())
         return _binary_product_sum(op, x, y)
     if alpha != 1:
         return 0
-    if nnz_x is not None:
-        return nnz_x * y.shape[-1]
-    if nnz_y is not None:
-        return nnz_y * x.shape[-2]
+    if spike_x:
+        return _spike_nnz(x) * y.shape[-1]
+    if spike_y:
+        return _spike_nnz(y) * x.shape[-2]
     return 0
 
 
@@ -101,8 +145,8 @@ def _spike_baddbmm(args, kwargs, out) -> int:
 
 def _spike_convolution(args, kwargs, out) -> int:
     x, w, _, stride, padding, dilation, transposed, output_padding, groups = args[:9]
-    nnz_x, nnz_w = _spike_nnz(x), _spike_nnz(w)
-    if nnz_x is not None and nnz_w is not None:
+    spike_x, spike_w = _is_spike(x), _is_spike(w)
+    if spike_x and spike_w:
         with _Uncounted():
             full = aten.convolution.default(
                 x.double(),
@@ -116,7 +160,7 @@ def _spike_convolution(args, kwargs, out) -> int:
                 groups,
             )
         return int(full.sum(dtype=torch.float64).item())
-    if nnz_x is not None:
+    if spike_x:
         if transposed:
             with _Uncounted():
                 ones = torch.ones_like(w, dtype=torch.float32)
@@ -125,20 +169,18 @@ def _spike_convolution(args, kwargs, out) -> int:
                 )
             return int(full.sum(dtype=torch.float64).item())
         return conv_weight_uses(x, w, stride, padding, dilation, groups)
-    if nnz_w is not None:
+    if spike_w:
         ref = x if transposed else out
-        return nnz_w * ref.shape[0] * prod(ref.shape[2:])
+        return _spike_nnz(w) * ref.shape[0] * prod(ref.shape[2:])
     return 0
 
 
 def _ac_elementwise(args, kwargs, out) -> int:
     x = args[0]
     y = args[1] if len(args) > 1 and torch.is_tensor(args[1]) else None
-    nnz_x = _spike_nnz(x)
-    nnz_y = _spike_nnz(y) if y is not None else None
-    if nnz_x is not None and nnz_y is not None:
-        return nnz_x + nnz_y
-    return out.numel()
+    if y is None or not (_is_spike(x) and _is_spike(y)):
+        return out.numel()
+    return _spike_nnz(x) + _spike_nnz(y)
 
 
 def _ac_avg_pool(args, kwargs, out) -> int:
@@ -162,12 +204,24 @@ def _ac_batch_norm(args, kwargs, out) -> int:
     return (n - c) + n + c + n + running
 
 
+def _once_per_call(rule: Callable) -> Callable:
+    """``rule``, evaluated once per op call however many counters use it (ACCounter and
+    SynOpCounter share these rules)."""
+
+    def shared(args, kwargs, out) -> int:
+        return per_output(out, rule, lambda: rule(args, kwargs, out))
+
+    shared.__name__ = shared.__qualname__ = rule.__name__
+    shared.__doc__ = rule.__doc__
+    return shared
+
+
 SYNAPTIC_RULES: dict[Any, Callable] = {
-    aten.mm.default: _spike_mm,
-    aten.addmm.default: _spike_addmm,
-    aten.bmm.default: _spike_bmm,
-    aten.baddbmm.default: _spike_baddbmm,
-    aten.convolution.default: _spike_convolution,
+    aten.mm.default: _once_per_call(_spike_mm),
+    aten.addmm.default: _once_per_call(_spike_addmm),
+    aten.bmm.default: _once_per_call(_spike_bmm),
+    aten.baddbmm.default: _once_per_call(_spike_baddbmm),
+    aten.convolution.default: _once_per_call(_spike_convolution),
 }
 
 

@@ -10,7 +10,6 @@ the root module's class name and each dotted submodule path (``"Net.fc1"``), as
 from __future__ import annotations
 
 import logging
-import weakref
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,9 @@ from torch.overrides import TorchFunctionMode, resolve_name
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_flatten
 from torch.utils.module_tracker import ModuleTracker
+
+from snn_core.op_counter._binary import is_binary_tensor, note_result
+from snn_core.op_counter._binary import use_analysis_cache as _use_analysis_cache
 
 __all__ = [
     "ActiveModuleTracker",
@@ -76,60 +78,6 @@ def call_model(model: nn.Module, inputs: Any) -> Any:
     if isinstance(inputs, dict):
         return model(**inputs)
     return model(inputs)
-
-
-def is_binary_tensor(x: torch.Tensor) -> bool:
-    """``True`` if ``x`` is a ``bool`` tensor or all its elements are 0 or 1 (a spike tensor)."""
-    return x.dtype == torch.bool or binary_nnz(x) is not None
-
-
-# Inside counting contexts several counters ask the same question about the same operand
-# (MACs, ACs and SynOps of one convolution): the answer is kept per tensor version.
-_ANALYSIS_CACHE: dict[tuple, int | None] = {}
-_ANALYSIS_REFS: list[weakref.ref] = []
-_CACHE_USERS = 0
-
-
-def _cache_key(x: torch.Tensor) -> tuple | None:
-    try:
-        pointer = x.untyped_storage().data_ptr()
-    except (RuntimeError, NotImplementedError, AttributeError):
-        return None
-    return pointer, x.storage_offset(), tuple(x.shape), x.stride(), x.dtype, x.device, x._version
-
-
-def _analyse(x: torch.Tensor) -> int | None:
-    if x.dtype == torch.bool:
-        return int(x.count_nonzero().item())
-    if x.numel() == 0:
-        return 0
-    if x.is_complex() or x.is_meta:
-        binary = bool(torch.logical_or(x == 0, x == 1).all().item())
-        return int(x.count_nonzero().item()) if binary else None
-    # binary exactly when every non-zero element is a one
-    nnz = int(x.count_nonzero().item())
-    return nnz if nnz == int(torch.count_nonzero(x == 1).item()) else None
-
-
-def binary_nnz(x: torch.Tensor) -> int | None:
-    """The number of non-zeros of ``x`` if it is binary (all 0 or 1, or ``bool``), else
-    ``None``; remembered per tensor version while a counting context is active."""
-    if not _CACHE_USERS or (key := _cache_key(x)) is None:
-        return _analyse(x)
-    if key in _ANALYSIS_CACHE:
-        return _ANALYSIS_CACHE[key]
-    result = _ANALYSIS_CACHE[key] = _analyse(x)
-    # forget the answer when the tensor dies, before its memory can be reused
-    _ANALYSIS_REFS.append(weakref.ref(x, lambda _, key=key: _ANALYSIS_CACHE.pop(key, None)))
-    return result
-
-
-def _use_analysis_cache(enter: bool) -> None:
-    global _CACHE_USERS
-    _CACHE_USERS += 1 if enter else -1
-    if _CACHE_USERS == 0:
-        _ANALYSIS_CACHE.clear()
-        _ANALYSIS_REFS.clear()
 
 
 class ActiveModuleTracker(ModuleTracker):
@@ -189,9 +137,31 @@ class BaseCounter:
     """
 
     def __init__(self) -> None:
-        self.records: dict[str, dict[Any, int]] = defaultdict(lambda: defaultdict(int))
+        self.records = defaultdict(lambda: defaultdict(int))
         self.rules: dict[Any, Callable] = {}
         self.ignore_modules: list[type[nn.Module]] = []
+
+    # Counting contexts add counts of plain counters to ``_pending`` (keyed by the op's id
+    # and its scopes: no hashing of op objects per call); any read of ``records`` adds them
+    # in first, so what ``records`` shows is always every count so far.
+    @property
+    def records(self) -> dict[str, dict[Any, int]]:
+        """``records[scope][op] = count``."""
+        if self._pending:
+            self._add_pending()
+        return self._records
+
+    @records.setter
+    def records(self, value: dict[str, dict[Any, int]]) -> None:
+        self._pending: dict[tuple, list] = {}
+        self._records = value
+
+    def _add_pending(self) -> None:
+        pending, self._pending = self._pending, {}
+        records = self._records
+        for func, scopes, value in pending.values():
+            for scope in scopes:
+                records[scope][func] += value
 
     def _init_rules(
         self,
@@ -301,9 +271,11 @@ class _CounterMode:
         self.counters = list(counters)
         self.strict = strict
         self._unsupported: dict[BaseCounter, dict[str, int]] = {}
+        self._plans: dict[Any, tuple[tuple, ...]] = {}
 
     def __enter__(self):
         self._unsupported = {counter: {} for counter in self.counters}
+        self._plans = {}
         self.module_tracker.__enter__()
         try:
             super().__enter__()
@@ -319,6 +291,8 @@ class _CounterMode:
         finally:
             self.module_tracker.__exit__(*args)
             _use_analysis_cache(False)
+            for counter in self.counters:
+                counter.records  # noqa: B018 (adds the pending counts)
 
     def get_unsupported(self, counter: BaseCounter) -> dict[str, int]:
         """Ops (or module events) ``counter`` had no rule for in the latest context, with
@@ -356,6 +330,31 @@ class _CounterMode:
             )
         return True
 
+    def _plan(self, func: Any) -> tuple[tuple, ...]:
+        """How each counter takes ``func``, worked out once per context: ``(counter,
+        supported, name, rule, inline_record, finalize)``. ``rule`` is the counter's formula
+        when its ``count`` is :class:`BaseCounter`'s (then called directly), ``inline_record``
+        whether its ``record`` is; ``name`` is kept for the unsupported list."""
+        plan = []
+        for counter in self.counters:
+            cls = type(counter)
+            supported = counter.has_rule(func)
+            rule = None
+            if supported and cls.count is BaseCounter.count:
+                rule = counter.rules[func]
+            plan.append(
+                (
+                    counter,
+                    supported,
+                    None if supported else self._subject_name(func),
+                    rule,
+                    cls.record is BaseCounter.record,
+                    getattr(counter, "finalize_record", None),
+                )
+            )
+        self._plans[func] = plan = tuple(plan)
+        return plan
+
     def _record_counts(
         self,
         func: Any,
@@ -365,19 +364,54 @@ class _CounterMode:
         active_modules: set[nn.Module] | None = None,
         parent_names: set[str] | None = None,
     ) -> None:
+        # The same steps as _should_skip, count and record for every counter, with what
+        # depends only on ``func`` looked up once per context (this runs for every aten op).
+        plan = self._plans.get(func)
+        if plan is None:
+            plan = self._plan(func)
         if active_modules is None:
             active_modules = set(self.module_tracker.active_modules)
         if parent_names is None:
             parent_names = set(self.module_tracker.parents)
-        for counter in self.counters:
-            if self._should_skip(counter, func, active_modules):
+        scopes = key = None
+        for counter, supported, name, rule, inline_record, finalize in plan:
+            if counter.ignore_modules:
+                ignored = tuple(counter.ignore_modules)
+                if any(isinstance(m, ignored) for m in active_modules):
+                    continue
+            if not supported:
+                unsupported = self._unsupported[counter]
+                unsupported[name] = unsupported.get(name, 0) + 1
+                if self.strict:
+                    raise NotImplementedError(
+                        f"{type(self).__name__}: {name} not defined by "
+                        f"{type(counter).__name__}. To disable this error, set strict=False."
+                    )
                 continue
-            value = counter.count(
-                func, args, kwargs, out, active_modules=active_modules, parent_names=parent_names
-            )
-            for scope in parent_names:
-                counter.record(scope, func, value)
-            finalize = getattr(counter, "finalize_record", None)
+            if rule is not None:
+                value = int(rule(args, kwargs, out))
+            else:
+                value = counter.count(
+                    func,
+                    args,
+                    kwargs,
+                    out,
+                    active_modules=active_modules,
+                    parent_names=parent_names,
+                )
+            if inline_record:
+                if scopes is None:
+                    scopes = tuple(parent_names)
+                    key = (id(func), scopes)
+                pending = counter._pending
+                entry = pending.get(key)
+                if entry is None:
+                    pending[key] = [func, scopes, value]
+                else:
+                    entry[2] += value
+            else:
+                for scope in parent_names:
+                    counter.record(scope, func, value)
             if finalize is not None:
                 finalize()
 
@@ -441,6 +475,7 @@ class ModuleCounterMode(_CounterMode):
             raise RuntimeError("ModuleCounterMode is already active.")
         self._active = True
         self._unsupported = {counter: {} for counter in self.counters}
+        self._plans = {}
         try:
             self._build_scopes()
             for module in self.model.modules():
@@ -492,6 +527,7 @@ class DispatchCounterMode(_CounterMode, TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
+        note_result(func, args, kwargs, out)  # what the op decides about spike outputs
         self._record_counts(func, args, kwargs, out)
         return out
 

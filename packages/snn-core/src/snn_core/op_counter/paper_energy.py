@@ -41,8 +41,9 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.module_tracker import register_module_forward_pre_hook
 
 from snn_core.op_counter import _ops
+from snn_core.op_counter._binary import binary_nnz
 from snn_core.op_counter.ac import _Uncounted
-from snn_core.op_counter.base import ActiveModuleTracker, _collect_tensors, binary_nnz, call_model
+from snn_core.op_counter.base import ActiveModuleTracker, _collect_tensors, call_model
 from snn_core.op_counter.simple_energy import SimpleEnergyCostConfig
 
 __all__ = ["PaperLayerEnergy", "PaperEnergyReport", "PaperEnergyCounter", "estimate_paper_energy"]
