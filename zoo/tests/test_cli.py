@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import snn_zoo
 import torch
 from snn_zoo import list_models
 from snn_zoo._checkpoint import sha256_of
@@ -75,10 +76,15 @@ def test_bench_reports_speed_rates_and_energy(capsys: pytest.CaptureFixture[str]
     res = json.loads(capsys.readouterr().out)
     assert res["images_per_s"] > 0 and res["peak_memory_mb"] > 0
     assert set(res["firing_rates"]) and all(0 <= r <= 1 for r in res["firing_rates"].values())
-    # First layer: a 3x3 conv from 1 to C channels over 8x8 pixels, T=4 steps per image.
-    assert res["mac_first_layer"] > 0 and res["sops"] > 0
-    expected = (E_MAC_PJ * res["mac_first_layer"] + E_AC_PJ * res["sops"]) * 1e-6
+    # The first layer, fed by pixels, is at least a 3x3 conv from 1 to C channels over 8x8
+    # pixels at each of T steps, charged as MACs; spike-fed layers as ACs (papers' convention).
+    model = snn_zoo.create_model("spikformer_digits")
+    conv = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
+    first = model.T * 8 * 8 * conv.out_channels * conv.in_channels * 9
+    assert res["mac_ops"] >= first and res["ac_ops"] > 0
+    expected = (E_MAC_PJ * res["mac_ops"] + E_AC_PJ * res["ac_ops"]) * 1e-6
     assert res["energy_uJ"] == pytest.approx(expected)
+    assert res["energy_constants_pJ"] == {"E_MAC": E_MAC_PJ, "E_AC": E_AC_PJ}
 
 
 def test_unknown_model_lists_close_matches(capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,5 +1,10 @@
 """``snn-zoo bench``: speed, memory, firing rates, synaptic operations and energy.
 
+Operations and energy are the papers' convention, counted by
+:func:`snn_core.op_counter.estimate_paper_energy` (the same count as ``snn-zoo profile``):
+MACs of layers fed by real values, ACs (``fr * FLOPs``) of layers fed by spikes, attention
+products included, ``E = E_MAC * MACs + E_AC * ACs``.
+
 What is measured is stated with the numbers: the weights (random unless given) and the
 input batch (digits test images or N(0, 1) noise). Firing rates, SOPs and energy of random
 weights on noise describe an untrained network, not a model's real cost.
@@ -12,8 +17,9 @@ import time
 from typing import Any
 
 import torch
+from snn_core.op_counter import estimate_paper_energy
 
-from snn_zoo.monitor import E_AC_PJ, E_MAC_PJ, SpikeMonitor, SynapticOpCounter
+from snn_zoo.monitor import SpikeMonitor
 
 __all__ = ["bench_model", "bench_inputs"]
 
@@ -90,9 +96,9 @@ def bench_model(
         torch.cuda.synchronize(dev)
     elapsed = time.perf_counter() - t0
     model.eval()
-    with torch.no_grad(), SpikeMonitor(model) as mon, SynapticOpCounter(model) as ops:
-        ops.samples = batch_size
+    with torch.no_grad(), SpikeMonitor(model) as mon:
         model(x)
+    energy = estimate_paper_energy(model, x, batch_size=batch_size)
     peak = torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda" else _peak_rss_mb()
     return {
         "images_per_s": batch_size * steps / elapsed,
@@ -100,6 +106,9 @@ def bench_model(
         "peak_memory_mb": peak,
         "peak_memory_kind": "cuda max allocated" if dev.type == "cuda" else "process peak RSS",
         "firing_rates": mon.rates(),
-        **ops.per_sample(),
-        "energy_constants_pJ": {"E_MAC": E_MAC_PJ, "E_AC": E_AC_PJ},
+        "mac_ops": energy.mac_ops,
+        "ac_ops": energy.ac_ops,
+        "energy_uJ": energy.energy_total_mj * 1e3,
+        "energy_constants_pJ": {"E_MAC": energy.e_mac_pj, "E_AC": energy.e_ac_pj},
+        "energy_warnings": energy.warnings,
     }
