@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "migration.md"
-ROW = re.compile(r"^\| `(\w+)\.(\w+)` \| `([\w.]+)\.(\w+)` \|$")
+ROW = re.compile(r"^\| `([\w.]+)\.(\w+)` \| `([\w.]+)\.(\w+)` \|$")
 
 
 def _rows() -> list[tuple[str, str, str, str]]:
@@ -38,25 +38,49 @@ def test_table_covers_the_reference_namespaces() -> None:
         "ann2snn",
         "visualizing",
         "datasets",
+        "model",
+        *(
+            f"model.{sub}"
+            for sub in (
+                "spikformer",
+                "qkformer",
+                "spike_driven_transformer",
+                "ms_resnet",
+                "masnn",
+                "maxformer",
+                "sew_resnet",
+                "spiking_resnet",
+                "spiking_vgg",
+                "spiking_vggws_ottt",
+                "parametric_lif_net",
+                "spike_dhs",
+                "snas_net",
+            )
+        ),
     }
     assert len(_rows()) > 350
 
 
 # Reference names not ported yet; each is also listed under "Not yet here" in the page.
-NOT_YET: set[str] = set()
+NOT_YET: set[str] = {
+    # configuration classes of the reference's distributed (tensor-parallel) planner
+    "model.sew_resnet.SEWResNet34Config",
+    "model.spikformer.SpikformerConfig",
+    "model.spikformer.SpikformerCIFAR10Config",
+}
 
 
 def test_every_reference_name_is_provided() -> None:
     text = DOC.read_text()
     block = text.split("<!-- names:begin -->", 1)[1].split("<!-- names:end -->")[0]
     missing = (
-        set(re.findall(r"`(\w+\.\w+)`", block.split("Not provided:", 1)[1]))
+        set(re.findall(r"`([\w.]+\.\w+)`", block.split("Not provided:", 1)[1]))
         if ("Not provided:" in block)
         else set()
     )
     assert missing <= NOT_YET, sorted(missing - NOT_YET)
     for name in missing:
-        assert f"`{name.split('.')[1]}`" in text.split("## Every public name")[0], name
+        assert f"`{name.rsplit('.', 1)[1]}`" in text.split("## Every public name")[0], name
 
 
 @pytest.mark.parametrize("ns,name,module,here", _rows(), ids=lambda v: str(v))

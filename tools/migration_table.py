@@ -32,6 +32,25 @@ NAMESPACES = {
     "ann2snn": "snn_layers.ann2snn",
     "visualizing": "snn_core.visualizing",
     "datasets": "snn_datasets",
+    "model": "snn_zoo.models",
+    **{
+        f"model.{sub}": f"snn_zoo.models.{sub}"
+        for sub in (
+            "spikformer",
+            "qkformer",
+            "spike_driven_transformer",
+            "ms_resnet",
+            "masnn",
+            "maxformer",
+            "sew_resnet",
+            "spiking_resnet",
+            "spiking_vgg",
+            "spiking_vggws_ottt",
+            "parametric_lif_net",
+            "spike_dhs",
+            "snas_net",
+        )
+    },
 }
 REFERENCE_MODULES = {
     "datasets": "spikingjelly.datasets",
@@ -44,6 +63,8 @@ def public_names(namespace: str) -> list[str]:
     typing helpers left out)."""
     reference = REFERENCE_MODULES.get(namespace, f"spikingjelly.activation_based.{namespace}")
     mod = importlib.import_module(reference)
+    if namespace.startswith("model"):  # the model modules state their public names
+        return sorted(mod.__all__)
     names = []
     for name in dir(mod):
         obj = getattr(mod, name)

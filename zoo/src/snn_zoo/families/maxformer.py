@@ -437,7 +437,9 @@ def _card(
         f"official code at commit {_COMMIT[:7]}, {card['official_config']}",
         *(
             (
-                f"official weights (release 'checkpoints'): {url}; pretrained=True downloads them once into torch.hub's cache (no published hash), or pass checkpoint_path=...",
+                f"official weights (release 'checkpoints'): {url}; pretrained=True downloads "
+                f"them once into torch.hub's cache (no published hash), or pass "
+                f"checkpoint_path=...",
             )
             if card["url"]
             else ()
