@@ -256,3 +256,25 @@ def test_sequence_input_equals_the_repeated_image_and_bad_options_are_named():
         snn_zoo.create_model("ms_resnet18", stem="5x5")
     with pytest.raises(ValueError, match="shortcut must be one of"):
         snn_zoo.create_model("ms_resnet18", shortcut="identity")
+
+
+def test_digits_variant_builds_trains_and_checks_widths():
+    torch.manual_seed(0)
+    model = snn_zoo.create_model("ms_resnet_digits")
+    assert [f["num_chs"] for f in model.feature_info] == [16, 16, 32, 32, 64]
+    assert [f["reduction"] for f in model.feature_info] == [1, 2, 4, 8, 16]
+    assert model.num_features == 64 and model.fc.in_features == 64
+    x = torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    y = model(x)
+    assert y.shape == (4, 10)
+    F.cross_entropy(y, torch.tensor([0, 1, 2, 3])).backward()
+    assert not [n for n, p in model.named_parameters() if p.grad is None]
+    assert model.conv1[0].weight.grad.abs().sum() > 0  # through every neuron to the stem
+    # the official stems keep their 64-channel layout: widths only change the channels
+    assert snn_zoo.create_model("ms_resnet18").fc.in_features == 512
+    with pytest.raises(ValueError, match="widths must give 4 stage widths"):
+        MSResNet(widths=(8, 8))
+    with pytest.raises(ValueError, match=r"widths\[i\]"):
+        MSResNet(widths=(8, 8, 0, 8))
+    with pytest.raises(ValueError, match="stem must be one of"):
+        MSResNet(stem="5x5")

@@ -44,10 +44,11 @@ from snn_zoo._blocks import (
     to_2tuple_size,
 )
 from snn_zoo._registry import register_model
+from snn_zoo.data import DIGITS_MEAN, DIGITS_STD
 
 __all__ = ["MSResNet", "MSBlock", "StrictThresholdLIFNode"]
 
-_STEMS = ("7x7", "deep3x3")
+_STEMS = ("7x7", "deep3x3", "3x3")
 _SHORTCUTS = ("conv", "avgpool")
 
 
@@ -204,8 +205,11 @@ class MSResNet(SpikingClassifier):
         T: time steps a static image is repeated over (the official code: 6).
         layers: blocks per stage (``(2, 2, 2, 2)``: 18 layers, ``(3, 4, 6, 3)``: 34,
             ``(3, 8, 32, 8)``: 104).
-        stem: ``'7x7'`` (``conv7x7/2 -> BN``, MS-ResNet-18/34) or ``'deep3x3'`` (three
-            ``conv3x3`` with biases, the first strided, then BN; MS-ResNet-104).
+        stem: ``'7x7'`` (``conv7x7/2 -> BN``, MS-ResNet-18/34), ``'deep3x3'`` (three
+            ``conv3x3`` with biases, the first strided, then BN; MS-ResNet-104) or ``'3x3'``
+            (``conv3x3/1 -> BN``, for small inputs; not an official stem).
+        widths: channels of the stem and the four stages' outputs (official:
+            ``(64, 128, 256, 512)``).
         shortcut: ``'conv'`` or ``'avgpool'`` (see :class:`MSBlock`).
         last_bn_init: initial scale of each branch's last BN.
         reduction_c: ``None``, or the channel reduction of a CSA attention appended to
@@ -228,6 +232,7 @@ class MSResNet(SpikingClassifier):
         num_classes: int = 1000,
         T: int = 6,
         layers: Sequence[int] = (2, 2, 2, 2),
+        widths: Sequence[int] = (64, 128, 256, 512),
         stem: str = "7x7",
         shortcut: str = "conv",
         last_bn_init: float = 0.0,
@@ -262,6 +267,11 @@ class MSResNet(SpikingClassifier):
             raise ValueError(f"{name}: layers must give 4 stage depths, got {layers!r}")
         for n in layers:
             check_positive_int(name, "layers[i]", n)
+        widths = tuple(widths)
+        if len(widths) != 4:
+            raise ValueError(f"{name}: widths must give 4 stage widths, got {widths!r}")
+        for w in widths:
+            check_positive_int(name, "widths[i]", w)
         if stem not in _STEMS:
             raise ValueError(f"{name}: stem must be one of {_STEMS}, got {stem!r}")
         if shortcut not in _SHORTCUTS:
@@ -276,22 +286,29 @@ class MSResNet(SpikingClassifier):
             raise ValueError(f"{name}: drop_rate must be in [0, 1), got {drop_rate!r}")
         self.img_size = to_2tuple_size(name, img_size)
         build = ms_neuron_builder(neuron, neuron_kwargs, backend)
+        c0 = widths[0]
         if stem == "7x7":
             self.conv1 = nn.Sequential(
-                _SeqConv2d(in_chans, 64, 7, stride=2, padding=3, bias=False),
-                _TDBatchNorm(64, 0.5),
+                _SeqConv2d(in_chans, c0, 7, stride=2, padding=3, bias=False),
+                _TDBatchNorm(c0, 0.5),
+            )
+        elif stem == "3x3":
+            self.conv1 = nn.Sequential(
+                _SeqConv2d(in_chans, c0, 3, stride=1, padding=1, bias=False),
+                _TDBatchNorm(c0, 0.5),
             )
         else:  # official ResNet_104: three linear convolutions (biased), no neuron between
             self.conv1 = nn.Sequential(
-                _SeqConv2d(in_chans, 64, 3, stride=2, padding=1, bias=True),
-                _SeqConv2d(64, 64, 3, stride=1, padding=1, bias=True),
-                _SeqConv2d(64, 64, 3, stride=1, padding=1, bias=True),
-                _TDBatchNorm(64, 0.5),
+                _SeqConv2d(in_chans, c0, 3, stride=2, padding=1, bias=True),
+                _SeqConv2d(c0, c0, 3, stride=1, padding=1, bias=True),
+                _SeqConv2d(c0, c0, 3, stride=1, padding=1, bias=True),
+                _TDBatchNorm(c0, 0.5),
             )
-        cin = 64
-        self.feature_info = [dict(num_chs=64, reduction=2, module="conv1")]
+        cin = c0
+        reduction = 1 if stem == "3x3" else 2
+        self.feature_info = [dict(num_chs=c0, reduction=reduction, module="conv1")]
         dpr = iter(drop_path_rates(name, drop_path_rate, sum(layers)))
-        for s, (cout, n) in enumerate(zip((64, 128, 256, 512), layers)):
+        for s, (cout, n) in enumerate(zip(widths, layers)):
             blocks = []
             for i in range(n):
                 attn = None if reduction_c is None else _CSACell(T, cout, reduction_c)
@@ -310,12 +327,12 @@ class MSResNet(SpikingClassifier):
                 cin = cout
             setattr(self, f"conv{s + 2}_x", nn.Sequential(*blocks))
             self.feature_info.append(
-                dict(num_chs=cout, reduction=2 ** (s + 2), module=f"conv{s + 2}_x")
+                dict(num_chs=cout, reduction=reduction * 2 ** (s + 1), module=f"conv{s + 2}_x")
             )
         self.mem_update = build()
-        self.num_features = 512
+        self.num_features = cin
         self.dropout = nn.Dropout(drop_rate)
-        self.fc: nn.Module = nn.Linear(512, num_classes) if num_classes > 0 else nn.Identity()
+        self.fc: nn.Module = self.new_head(num_classes)
         self.set_bn_options(bn_momentum, bn_eps)
 
     @classmethod
@@ -327,7 +344,7 @@ class MSResNet(SpikingClassifier):
         return [[self.conv1]] + [[getattr(self, f"conv{s}_x")] for s in range(2, 6)]
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """``[T, B, 512, H, W]`` potentials -> LIF -> mean over space and time -> ``fc``."""
+        """``[T, B, C, H, W]`` potentials -> LIF -> mean over space and time -> ``fc``."""
         functional.reset_net(self.mem_update)
         x = self.mem_update(x)
         # the official op order (spatial adaptive average pool, then the sum over T over T),
@@ -420,4 +437,41 @@ def ms_resnet104() -> dict[str, Any]:
         stem="deep3x3",
         shortcut="avgpool",
         drop_rate=0.2,
+    )
+
+
+@register_model(
+    MSResNet,
+    _card(
+        None,
+        None,
+        dataset="sklearn digits (8x8)",
+        paper=_PAPER + "; small variant of this project",
+        T=4,
+        num_classes=10,
+        input_size=(1, 8, 8),
+        mean=DIGITS_MEAN,
+        std=DIGITS_STD,
+        crop_pct=1.0,
+        notes=_NOTES
+        + (
+            "inputs: digits.data / 16, normalised by mean/std",
+            "stem conv3x3/1 -> tdBN (not an official stem); one MS block per stage, widths "
+            "16, 32, 32, 64; 8x8 -> 1x1",
+            "`snn-zoo train --model ms_resnet_digits --threads 1` (defaults: 30 epochs, seed 0) "
+            "reached 97.56% test accuracy in 73 s (measured on this project's 2-core machine "
+            "while other jobs ran; first >= 95% at epoch 4); no weights ship",
+        ),
+    ),
+)
+def ms_resnet_digits() -> dict[str, Any]:
+    """A small MS-ResNet for scikit-learn's 8x8 digits (1x8x8, 10 classes, T=4)."""
+    return dict(
+        layers=(1, 1, 1, 1),
+        widths=(16, 32, 32, 64),
+        stem="3x3",
+        T=4,
+        img_size=8,
+        in_chans=1,
+        num_classes=10,
     )
