@@ -13,12 +13,13 @@ framework's ``model`` namespace does. :func:`make_multi_step_neuron` is the one 
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from snn_neurons import LIFNode
 from torch import nn
+
+from snn_zoo.models._classic_common import make_neuron
 
 __all__ = ["make_multi_step_neuron", "check_spiking_neuron"]
 
@@ -49,15 +50,5 @@ def make_multi_step_neuron(
             f"only step_mode='m' is allowed"
         )
     check_spiking_neuron("make_multi_step_neuron", spiking_neuron)
-    params: dict[str, Any] = (
-        dict(copy.deepcopy(dict(defaults or {}))) if spiking_neuron is None else {}
-    )
-    params.update(copy.deepcopy(dict(kwargs)))
-    params["step_mode"] = "m"
-    module = (LIFNode if spiking_neuron is None else spiking_neuron)(**params)
-    if not isinstance(module, nn.Module):
-        raise TypeError(
-            f"spiking_neuron must build an nn.Module neuron, but {spiking_neuron!r} returned "
-            f"{type(module).__name__}"
-        )
-    return module
+    params = {**(defaults or {} if spiking_neuron is None else {}), **kwargs, "step_mode": "m"}
+    return make_neuron("make_multi_step_neuron", spiking_neuron or LIFNode, params)
