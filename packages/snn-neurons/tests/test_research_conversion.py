@@ -216,6 +216,24 @@ def test_half_threshold_if_fused_path_equals_single_step_loop():
     torch.testing.assert_close(g, g_s)
 
 
+@pytest.mark.parametrize("step_mode", ["s", "m"])
+def test_half_threshold_if_restarts_a_new_input_shape_at_half_threshold(step_mode):
+    """SpikingJelly 2.0.0's rule for this neuron (other neurons ask for a reset): a state of
+    another shape is replaced by V_th / 2, in the stateful and the functional forward."""
+    node = HalfThresholdIFNode(v_threshold=0.8, step_mode=step_mode).double()
+    lead = (2,) if step_mode == "m" else ()
+    node(torch.full((*lead, 1), 0.3, dtype=torch.float64))
+    x = torch.full((*lead, 2, 3), 0.3, dtype=torch.float64)
+    out = node(x)
+    # fresh start at 0.4: 0.7, then 1.0 -> spike, 0.2 (multi-step)
+    expected_v = torch.full((2, 3), 0.2 if step_mode == "m" else 0.7, dtype=torch.float64)
+    torch.testing.assert_close(node.v, expected_v)
+    assert out.sum().item() == (6 if step_mode == "m" else 0)
+    (spikes,), states = node.functional_forward((x,), (torch.zeros(4),))
+    torch.testing.assert_close(states[0], expected_v)
+    torch.testing.assert_close(spikes, out)
+
+
 def test_half_threshold_if_checks_threshold():
     assert HalfThresholdIFNode(v_threshold=2).v == 1.0
     with pytest.raises(ValueError, match="scalar finite positive"):

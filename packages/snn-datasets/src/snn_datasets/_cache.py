@@ -28,9 +28,13 @@ import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
 import numpy as np
+import torch
+
+from . import _deflate, _threads
 
 __all__: list[str] = []
 
@@ -76,14 +80,6 @@ def compress_level() -> int:
     return int(value)
 
 
-def _savez_deflate(handle, arrays: dict, level: int) -> None:
-    """``np.savez_compressed``'s archive (one ``<key>.npy`` member per array), at ``level``."""
-    with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
-        for key, value in arrays.items():
-            with zf.open(f"{key}.npy", "w", force_zip64=True) as member:
-                np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=False)
-
-
 def npz_name(file: str | os.PathLike) -> Path:
     """The name ``np.savez`` writes to: ``.npz`` is appended unless the name ends with it."""
     file = os.fspath(file)
@@ -100,7 +96,7 @@ def atomic_savez(file: str | os.PathLike, compressed: bool | None = None, **arra
     try:
         with os.fdopen(fd, "wb") as handle:
             if compressed:
-                _savez_deflate(handle, arrays, compress_level())
+                _deflate.write_npz(handle, arrays, compress_level())
             else:
                 np.savez(handle, **arrays)
         os.replace(tmp, final)
@@ -138,17 +134,27 @@ def _npy_from_bytes(data: bytes) -> np.ndarray:
 def read_npz(file: str | os.PathLike) -> dict[str, np.ndarray | bytes]:
     """Every array of an ``.npz`` archive, as ``np.load(file)`` gives them (same keys, order,
     dtypes and values). Small members (most event samples) are decompressed in one piece
-    and their header parsed directly, which saves most of ``np.load``'s fixed cost."""
-    arrays = {}
+    and their header parsed directly, which saves most of ``np.load``'s fixed cost; large
+    ones are decompressed at the same time on the shared threads (zlib releases the GIL)."""
+    arrays: dict[str, np.ndarray | bytes] = {}
     with zipfile.ZipFile(file) as archive:
+        large = []
         for info in archive.infolist():
             if not info.filename.endswith(".npy"):  # as NpzFile: other members are bytes
                 arrays[info.filename] = archive.read(info)
             elif info.file_size <= _WHOLE_READ_BYTES:
                 arrays[info.filename[:-4]] = _npy_from_bytes(archive.read(info))
             else:  # large: NumPy reads it in chunks into the array (no big bytes copy)
-                with archive.open(info) as member:
-                    arrays[info.filename[:-4]] = np.lib.format.read_array(member)
+                arrays[info.filename[:-4]] = None  # keeps the archive's key order
+                large.append(info)
+        members = [archive.open(info) for info in large]  # opened here: open() is not
+        try:  # thread-safe, reading (under the archive's lock) and inflating are
+            tasks = [partial(np.lib.format.read_array, m, allow_pickle=False) for m in members]
+            for info, array in zip(large, _threads.run(tasks, _threads.threads_for(len(tasks)))):
+                arrays[info.filename[:-4]] = array
+        finally:
+            for member in members:
+                member.close()
     return arrays
 
 
@@ -280,8 +286,9 @@ def run_tasks(
             executor = ProcessPoolExecutor(max_workers=workers)
         else:
             executor = ThreadPoolExecutor(max_workers=workers)
+        threads = max(1, torch.get_num_threads() // workers)  # each worker's share
         with executor:
-            futures = [executor.submit(process, *args) for args in tasks]
+            futures = [executor.submit(_threads.limited, threads, process, *args) for args in tasks]
             try:
                 for future in futures:
                     future.result()

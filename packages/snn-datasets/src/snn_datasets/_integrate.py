@@ -23,10 +23,13 @@ Binning rules (the reference's, kept exactly):
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 
 import numpy as np
+
+from . import _threads
 
 __all__: list[str] = []
 
@@ -64,7 +67,7 @@ def _as_int(values: np.ndarray) -> np.ndarray:
     return values if values.dtype.kind in "biu" else values.astype(np.intp)
 
 
-def _check_range(block: np.ndarray, values: np.ndarray, name: str, size: int, sensor: str):
+def _check_range(block: np.ndarray, values: np.ndarray, name: str, size: int, sensor) -> None:
     """Raise unless ``0 <= v < size`` for every ``v`` of ``block`` (a part of ``values``)."""
     if not block.size:
         return
@@ -81,22 +84,18 @@ def _check_range(block: np.ndarray, values: np.ndarray, name: str, size: int, se
 _UNSIGNED = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 
-def _check_xyp(x, y, p) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _check_xyp(x, y, p, t=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     x, y, p = np.asarray(x), np.asarray(y), np.asarray(p)
     if not (x.shape == y.shape == p.shape) or x.ndim != 1:
         raise ValueError(
             f"x, y, p must be 1-D arrays of one length, got shapes {x.shape}, {y.shape}, {p.shape}"
         )
+    if t is not None and np.shape(t) != x.shape:
+        raise ValueError(
+            f"events 't' and 'x', 'y', 'p' must have one length, got shapes {np.shape(t)} "
+            f"and {x.shape}"
+        )
     return x, y, p
-
-
-def _positions_into(out: np.ndarray, flag: np.ndarray, x, y, p, H: int, W: int) -> None:
-    """``out[:] = (int(p != 0) * H + y) * W + x`` using the preallocated ``flag`` buffer."""
-    np.not_equal(p, 0, out=flag)
-    np.multiply(flag, H, out=out, dtype=np.intp, casting="unsafe")
-    np.add(out, y, out=out, dtype=np.intp, casting="unsafe")
-    out *= W
-    np.add(out, x, out=out, dtype=np.intp, casting="unsafe")
 
 
 def _is_sorted(t: np.ndarray) -> bool:
@@ -176,6 +175,44 @@ def _frame_runs(j_l: list, j_r: list, dense: list):
         i = k
 
 
+_THREADED_EVENTS = 1 << 17  # samples with fewer events are counted in the calling thread
+
+
+class _Positions:
+    """Flat frame indices ``(int(p != 0) * H + y) * W + x`` of event ranges, written into the
+    calling thread's scratch buffer after the range check of ``x`` and ``y``."""
+
+    def __init__(self, x, y, p, H: int, W: int, unit_p: bool) -> None:
+        self.x, self.y, self.p, self.H, self.W = x, y, p, H, W
+        self.unit_p = unit_p  # polarities only 0 and 1: p itself is the channel index
+
+    def __call__(self, s: int, e: int) -> np.ndarray:
+        x, y, p = self.x[s:e], self.y[s:e], self.p[s:e]
+        _check_range(x, self.x, "x", self.W, self)
+        _check_range(y, self.y, "y", self.H, self)
+        buf, flag = _scratch(e - s)
+        out = buf[: e - s]
+        if not self.unit_p:
+            p = np.not_equal(p, 0, out=flag[: e - s])
+        np.multiply(p, self.H, out=out, dtype=np.intp, casting="unsafe")
+        np.add(out, y, out=out, dtype=np.intp, casting="unsafe")
+        out *= self.W
+        np.add(out, x, out=out, dtype=np.intp, casting="unsafe")
+        return out
+
+    def __str__(self) -> str:
+        return f"H={self.H}, W={self.W}"
+
+
+def _unit_polarity(p: np.ndarray) -> bool:
+    """Whether every polarity is 0 or 1 (one pass; negative ints are huge once unsigned)."""
+    if p.dtype == bool:
+        return True
+    if p.dtype.kind not in "iu":
+        return False
+    return not p.size or p.view(_UNSIGNED[p.dtype.itemsize]).max() <= 1
+
+
 def frames_from_segments(
     x: np.ndarray,
     y: np.ndarray,
@@ -185,22 +222,31 @@ def frames_from_segments(
     H: int,
     W: int,
 ) -> np.ndarray:
-    """Float64 frames ``[F, 2, H, W]``: frame ``i`` counts events ``j_l[i] <= j < j_r[i]``.
+    """Float64 frames ``[F, 2, H, W]``: frame ``i`` counts events ``j_l[i] <= j < j_r[i]``
+    (segments clipped to the events, as slices are)."""
+    x, y, p = _check_xyp(x, y, p)
+    N = x.size
+    j_l = np.minimum(np.maximum(np.asarray(j_l, dtype=np.intp), 0), N)
+    j_r = np.minimum(np.maximum(np.asarray(j_r, dtype=np.intp), 0), N)
+    return _count(x, y, p, j_l, j_r, H, W)
+
+
+def _count(x, y, p, j_l: np.ndarray, j_r: np.ndarray, H: int, W: int) -> np.ndarray:
+    """Frames of segments ``[j_l[i], j_r[i])`` already within ``[0, N]``.
 
     Events are taken ``_BLOCK`` at a time into per-thread scratch buffers (no temporary
     grows with the number of events). A dense frame (at least ``2 * H * W / 3`` events) is
     counted by ``np.bincount`` and cast into its place; sparse frames are added straight
     into the zeroed frames with ``np.add.at`` (consecutive ones in one call), so the work is
-    proportional to the events, not to ``F * 2 * H * W``. Counts of whole events in float64
-    are exact, so the frames are bit-identical to the reference's.
+    proportional to the events, not to ``F * 2 * H * W``. Samples of at least
+    ``_THREADED_EVENTS`` events are counted in up to ``torch.get_num_threads()`` threads
+    (NumPy releases the GIL while it counts): each task writes its own frames, and the parts
+    of one dense frame are added under a lock. Counts of whole events in float64 are exact,
+    so the frames are bit-identical to the reference's.
     """
     plane = 2 * H * W
-    x, y, p = _check_xyp(x, y, p)
-    sensor = f"H={H}, W={W}"
     x, y = _as_int(x), _as_int(y)  # checked block by block, while the block is in the cache
-    N = x.size  # segments are index ranges of the events, clipped to them as slices are
-    j_l = np.minimum(np.maximum(np.asarray(j_l, dtype=np.intp), 0), N)
-    j_r = np.minimum(np.maximum(np.asarray(j_r, dtype=np.intp), 0), N)
+    N = x.size
     F = j_l.size
     frames = np.zeros((F, 2, H, W))
     rows = frames.reshape(F, plane)
@@ -208,23 +254,26 @@ def frames_from_segments(
     counts = j_r - j_l
     dense = (counts * 3 >= plane).tolist()
     starts, ends, counts = j_l.tolist(), j_r.tolist(), counts.tolist()
-    buf, flag = _scratch(min(_BLOCK, max(N, 1)))
+    positions = _Positions(x, y, p, H, W, N > _BLOCK and _unit_polarity(p))
+    runs = list(_frame_runs(starts, ends, dense))
+    threads = 1 if N < _THREADED_EVENTS else _threads.threads_for(len(runs) + N // _BLOCK)
+    # with threads, a dense frame is counted in parts of about N / (2 * threads) events
+    part = -(-N // (2 * threads * _BLOCK)) * _BLOCK if threads > 1 else N + 1
+    merge = threading.Lock()
 
-    def positions(s: int, e: int) -> np.ndarray:
-        out = buf[: e - s]
-        _check_range(x[s:e], x, "x", W, sensor)
-        _check_range(y[s:e], y, "y", H, sensor)
-        _positions_into(out, flag[: e - s], x[s:e], y[s:e], p[s:e], H, W)
-        return out
+    def count_dense(i: int, s: int, e: int, whole: bool) -> None:
+        acc = None
+        for b in range(s, e, _BLOCK):
+            c = np.bincount(positions(b, min(b + _BLOCK, e)), minlength=plane)
+            acc = c if acc is None else np.add(acc, c, out=acc)
+        if whole:
+            np.copyto(rows[i], acc)
+        else:
+            with merge:
+                rows[i] += acc
 
-    for i0, i1, is_dense in _frame_runs(starts, ends, dense):
-        if is_dense:
-            acc = None
-            for s in range(starts[i0], ends[i0], _BLOCK):
-                c = np.bincount(positions(s, min(s + _BLOCK, ends[i0])), minlength=plane)
-                acc = c if acc is None else np.add(acc, c, out=acc)
-            np.copyto(rows[i0], acc)
-        elif i1 - i0 == 1:  # one sparse frame, possibly over several blocks
+    def add_sparse(i0: int, i1: int) -> None:
+        if i1 - i0 == 1:  # one sparse frame, possibly over several blocks
             for s in range(starts[i0], ends[i0], _BLOCK):
                 out = positions(s, min(s + _BLOCK, ends[i0]))
                 out += i0 * plane
@@ -233,6 +282,25 @@ def frames_from_segments(
             out = positions(starts[i0], ends[i1 - 1])
             out += np.repeat(np.arange(i0 * plane, i1 * plane, plane), counts[i0:i1])
             np.add.at(flat, out, 1.0)
+
+    if threads == 1:
+        for i0, i1, is_dense in runs:
+            if is_dense:
+                count_dense(i0, starts[i0], ends[i0], True)
+            else:
+                add_sparse(i0, i1)
+        return frames
+    tasks = []
+    for i0, i1, is_dense in runs:
+        if not is_dense:
+            tasks.append(functools.partial(add_sparse, i0, i1))
+            continue
+        s, e = starts[i0], ends[i0]
+        tasks += [
+            functools.partial(count_dense, i0, a, min(a + part, e), e - s <= part)
+            for a in range(s, e, part)
+        ]
+    _threads.run(tasks, threads)
     return frames
 
 
@@ -240,9 +308,9 @@ def by_fixed_frames_number(events: dict, split_by: str, frames_num: int, H: int,
     _check_split_by(split_by)
     _check_frames_num(frames_num)
     t, x, y, p = (events[key] for key in ("t", "x", "y", "p"))
-    _check_xyp(x, y, p)
+    x, y, p = _check_xyp(x, y, p, t)
     j_l, j_r = segment_index(t, split_by, frames_num)
-    return frames_from_segments(x, y, p, j_l, j_r, H, W)
+    return _count(x, y, p, j_l, j_r, H, W)
 
 
 def by_fixed_duration(events: dict, duration: int, H: int, W: int) -> np.ndarray:
@@ -251,7 +319,7 @@ def by_fixed_duration(events: dict, duration: int, H: int, W: int) -> np.ndarray
     t, x, y, p = (events[key] for key in ("t", "x", "y", "p"))
     t = np.asarray(t)
     N = t.size
-    _check_xyp(x, y, p)
+    x, y, p = _check_xyp(x, y, p, t)
     if N == 0:
         raise ValueError("integrating by duration needs at least one event, got none")
     is_sorted = _is_sorted(t)
@@ -275,7 +343,7 @@ def by_fixed_duration(events: dict, duration: int, H: int, W: int) -> np.ndarray
             j = np.empty(frames_num + 1, dtype=int)  # frame i holds events [j[i], j[i + 1])
             j[0], j[-1] = 0, N
             j[1:-1] = np.searchsorted(t, np.asarray(bounds, dtype=kind), side="left")
-            return frames_from_segments(x, y, p, j[:-1], j[1:], H, W)
+            return _count(x, y, p, j[:-1], j[1:], H, W)
     t = t - t_min
     frame_index = t // duration
     if is_sorted or N < 2 or bool(np.all(frame_index[1:] >= frame_index[:-1])):
@@ -285,6 +353,6 @@ def by_fixed_duration(events: dict, duration: int, H: int, W: int) -> np.ndarray
             [np.searchsorted(frame_index, i + 1, side="left") for i in range(frames_num - 1)],
             dtype=int,
         )
-    j_r = np.append(right, N).astype(int)
-    j_l = np.concatenate([[0], j_r[:-1]]).astype(int)
-    return frames_from_segments(x, y, p, j_l, j_r, H, W)
+    j = np.empty(frames_num + 1, dtype=np.intp)
+    j[0], j[1:-1], j[-1] = 0, right, N
+    return _count(x, y, p, j[:-1], j[1:], H, W)
