@@ -236,10 +236,10 @@ class _Progress:
         else:
             self._bar = tqdm.tqdm(total=total, desc=desc)
 
-    def update(self) -> None:
-        self.done += 1
+    def update(self, n: int = 1) -> None:
+        self.done += n
         if self._bar is not None:
-            self._bar.update(1)
+            self._bar.update(n)
         elif self.done >= self._next or self.done == self.total:
             print(f"{self.desc}: {self.done}/{self.total}", file=sys.stderr, flush=True)
             self._next = self.done + max(1, self.total // 10)
@@ -287,12 +287,19 @@ def run_tasks(
         else:
             executor = ThreadPoolExecutor(max_workers=workers)
         threads = max(1, torch.get_num_threads() // workers)  # each worker's share
+        # batches of several files per message (about 8 per worker in all): many small
+        # files (N-MNIST) would otherwise cost more in messages than in work
+        size = max(1, min(32, len(tasks) // (8 * workers)))
+        batches = [tasks[i : i + size] for i in range(0, len(tasks), size)]
         with executor:
-            futures = [executor.submit(_threads.limited, threads, process, *args) for args in tasks]
+            futures = [
+                executor.submit(_threads.limited, threads, _run_batch, process, batch)
+                for batch in batches
+            ]
             try:
-                for future in futures:
+                for future, batch in zip(futures, batches):
                     future.result()
-                    progress.update()
+                    progress.update(len(batch))
             except BaseException:
                 for future in futures:
                     future.cancel()
@@ -300,6 +307,11 @@ def run_tasks(
         return len(tasks)
     finally:
         progress.close()
+
+
+def _run_batch(process: Callable, batch: list[tuple]) -> None:
+    for args in batch:
+        process(*args)
 
 
 class StagedEventFileTask:
