@@ -40,6 +40,11 @@ __all__: list[str] = []
 CONNECT_FUNCTIONS = ("ADD", "AND", "IAND")
 
 
+class ConnectFunctionError(ValueError, NotImplementedError):
+    """An unknown (or missing) ``cnf`` at forward time: a ``ValueError`` that is also the
+    reference's ``NotImplementedError``, so either ``except`` catches it."""
+
+
 def sew_function(x: torch.Tensor, y: torch.Tensor, cnf: str) -> torch.Tensor:
     """The spike-element-wise connect function ``g(x, y)``: ``'ADD'`` ``x + y``, ``'AND'``
     ``x * y``, ``'IAND'`` ``x * (1 - y)`` (Fang et al., NeurIPS 2021, Eq. 4)."""
@@ -49,7 +54,7 @@ def sew_function(x: torch.Tensor, y: torch.Tensor, cnf: str) -> torch.Tensor:
         return x * y
     if cnf == "IAND":
         return x * (1.0 - y)
-    raise ValueError(f"cnf must be one of {CONNECT_FUNCTIONS}, got {cnf!r}")
+    raise ConnectFunctionError(f"cnf must be one of {CONNECT_FUNCTIONS}, got {cnf!r}")
 
 
 def conv3x3(
@@ -140,7 +145,7 @@ class ResidualBlock(nn.Module):
             identity = x if self.downsample is None else self.downsample(x)
             return last(out + identity)
         if self.cnf not in CONNECT_FUNCTIONS:
-            raise ValueError(
+            raise ConnectFunctionError(
                 f"{type(self).__name__}: cnf must be one of {CONNECT_FUNCTIONS} to run a SEW "
                 f"block, got {self.cnf!r} (pass cnf= to the builder)"
             )
