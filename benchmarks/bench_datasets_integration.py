@@ -23,25 +23,24 @@ and our package on the path, e.g. ``PYTHONPATH=packages/snn-datasets/src <venv w
 spikingjelly==2.0.0>/bin/python benchmarks/bench_datasets_integration.py`` (without
 ``spikingjelly`` only ours is timed).
 
-Measured on a heavily shared 2-core CPU VM (load 7-11; wall times are unreliable there, so
-compare the CPU speed-ups; they vary by about 15 % between runs), SpikingJelly 2.0.0 with
-torch 2.14.1 CPU, NumPy 2.4, CPU speed-up over the reference, before (in-place bincount
-groups, staging folder per file, ``np.load``) and after:
+Measured on this project's 2-core CPU VM (quiet; ``torch.get_num_threads()`` = 2),
+SpikingJelly 2.0.0 with torch 2.14.1 CPU, NumPy 2.4; speed-up over the reference in events
+per second, wall (CPU in brackets):
 
-| size           | number | time | dur. 16 | dur. 128 | file, number | file, time | folder |
-|----------------|--------|------|---------|----------|--------------|------------|--------|
-| N-MNIST before |   1.6x | 2.0x |    1.7x |     0.8x |         1.5x |       1.5x |   1.0x |
-| N-MNIST after  |   2.6x | 2.9x |    2.5x |     9.2x |         2.2x |       2.2x |   1.5x |
-| DVS128 before  |   1.1x | 1.9x |    1.2x |     1.1x |         2.4x |       2.9x |   2.1x |
-| DVS128 after   |   1.1x | 2.3x |    1.2x |     2.0x |         2.7x |       3.0x |   2.2x |
-| 1e6 before     |   1.1x | 2.9x |    1.3x |     1.1x |         2.0x |       2.3x |   1.6x |
-| 1e6 after      |   1.1x | 2.8x |    1.4x |     1.3x |         2.1x |       2.3x |   1.6x |
+| size    | number    | time      | dur. 16   | dur. 128    | file, num. | file, time | folder    |
+|---------|-----------|-----------|-----------|-------------|------------|------------|-----------|
+| N-MNIST | 2.9 (2.9) | 3.0 (3.0) | 2.7 (2.7) | 11.6 (11.7) | 2.4 (2.4)  | 2.4 (2.4)  | 4.0 (3.3) |
+| DVS128  | 1.1 (1.1) | 2.3 (2.3) | 1.2 (1.2) | 1.7 (1.7)   | 3.4 (2.3)  | 3.5 (2.8)  | 2.4 (2.5) |
+| 1e6     | 1.0 (1.0) | 2.8 (2.8) | 1.3 (1.3) | 1.6 (1.6)   | 2.8 (2.0)  | 3.0 (1.8)  | 1.5 (1.6) |
 
 Small samples gain most: frames with few events are added in place instead of through a
 ``2 * H * W`` count table per frame. Frames with many events (``split_by='number'`` on
-DVS128-sized samples) stay on par: one ``np.bincount`` per frame costs about 1.7 ns per
-event here, the coordinate checks and the flat index another 3.5, and the reference makes
-the same passes. File to file is bound by zlib (reading the events, writing the frames).
+DVS128-sized samples) stay on par: one ``np.bincount`` per frame costs about 1.5-2 ns per
+event here, the coordinate checks and the flat index another 3, and the reference makes the
+same passes; counting on two threads did not help on this machine (NumPy's ``bincount`` and
+``add.at`` hold the GIL, torch's ``bincount`` runs into its own intra-op threads), so it is
+not done. File to file is bound by zlib: large ``.npz`` members are inflated, and frames
+deflated in pieces, on the threads (the wall speed-up beyond the CPU one).
 """
 
 from __future__ import annotations

@@ -23,13 +23,10 @@ Binning rules (the reference's, kept exactly):
 
 from __future__ import annotations
 
-import functools
 import math
 import threading
 
 import numpy as np
-
-from . import _threads
 
 __all__: list[str] = []
 
@@ -175,9 +172,6 @@ def _frame_runs(j_l: list, j_r: list, dense: list):
         i = k
 
 
-_THREADED_EVENTS = 1 << 17  # samples with fewer events are counted in the calling thread
-
-
 class _Positions:
     """Flat frame indices ``(int(p != 0) * H + y) * W + x`` of event ranges, written into the
     calling thread's scratch buffer after the range check of ``x`` and ``y``."""
@@ -243,11 +237,8 @@ def _count(x, y, p, j_l: np.ndarray, j_r: np.ndarray, H: int, W: int) -> np.ndar
     grows with the number of events). A dense frame (at least ``2 * H * W / 3`` events) is
     counted by ``np.bincount`` and cast into its place; sparse frames are added straight
     into the zeroed frames with ``np.add.at`` (consecutive ones in one call), so the work is
-    proportional to the events, not to ``F * 2 * H * W``. Samples of at least
-    ``_THREADED_EVENTS`` events are counted in up to ``torch.get_num_threads()`` threads
-    (NumPy releases the GIL while it counts): each task writes its own frames, and the parts
-    of one dense frame are added under a lock. Counts of whole events in float64 are exact,
-    so the frames are bit-identical to the reference's.
+    proportional to the events, not to ``F * 2 * H * W``. Counts of whole events in float64
+    are exact, so the frames are bit-identical to the reference's.
     """
     plane = 2 * H * W
     x, y = _as_int(x), _as_int(y)  # checked block by block, while the block is in the cache
@@ -266,25 +257,14 @@ def _count(x, y, p, j_l: np.ndarray, j_r: np.ndarray, H: int, W: int) -> np.ndar
     dense = (counts * 3 >= plane).tolist()
     starts, ends, counts = j_l.tolist(), j_r.tolist(), counts.tolist()
     positions = _Positions(x, y, p, H, W, N > _BLOCK and _unit_polarity(p))
-    runs = list(_frame_runs(starts, ends, dense))
-    threads = 1 if N < _THREADED_EVENTS else _threads.threads_for(len(runs) + N // _BLOCK)
-    # with threads, a dense frame is counted in parts of about N / (2 * threads) events
-    part = -(-N // (2 * threads * _BLOCK)) * _BLOCK if threads > 1 else N + 1
-    merge = threading.Lock()
-
-    def count_dense(i: int, s: int, e: int, whole: bool) -> None:
-        acc = None
-        for b in range(s, e, _BLOCK):
-            c = np.bincount(positions(b, min(b + _BLOCK, e)), minlength=plane)
-            acc = c if acc is None else np.add(acc, c, out=acc)
-        if whole:
-            np.copyto(rows[i], acc)
-        else:
-            with merge:
-                rows[i] += acc
-
-    def add_sparse(i0: int, i1: int) -> None:
-        if i1 - i0 == 1:  # one sparse frame, possibly over several blocks
+    for i0, i1, is_dense in _frame_runs(starts, ends, dense):
+        if is_dense:
+            acc = None
+            for s in range(starts[i0], ends[i0], _BLOCK):
+                c = np.bincount(positions(s, min(s + _BLOCK, ends[i0])), minlength=plane)
+                acc = c if acc is None else np.add(acc, c, out=acc)
+            np.copyto(rows[i0], acc)
+        elif i1 - i0 == 1:  # one sparse frame, possibly over several blocks
             for s in range(starts[i0], ends[i0], _BLOCK):
                 out = positions(s, min(s + _BLOCK, ends[i0]))
                 out += i0 * plane
@@ -293,25 +273,6 @@ def _count(x, y, p, j_l: np.ndarray, j_r: np.ndarray, H: int, W: int) -> np.ndar
             out = positions(starts[i0], ends[i1 - 1])
             out += np.repeat(np.arange(i0 * plane, i1 * plane, plane), counts[i0:i1])
             np.add.at(flat, out, 1.0)
-
-    if threads == 1:
-        for i0, i1, is_dense in runs:
-            if is_dense:
-                count_dense(i0, starts[i0], ends[i0], True)
-            else:
-                add_sparse(i0, i1)
-        return frames
-    tasks = []
-    for i0, i1, is_dense in runs:
-        if not is_dense:
-            tasks.append(functools.partial(add_sparse, i0, i1))
-            continue
-        s, e = starts[i0], ends[i0]
-        tasks += [
-            functools.partial(count_dense, i0, a, min(a + part, e), e - s <= part)
-            for a in range(s, e, part)
-        ]
-    _threads.run(tasks, threads)
     return frames
 
 
