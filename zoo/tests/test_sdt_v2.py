@@ -22,8 +22,10 @@ import argparse
 import pytest
 import snn_zoo
 import torch
+import torch.nn.functional as F
 from safetensors.torch import save_file
-from snn_zoo.families.sdt_v2 import MetaSpikeFormer
+from snn_layers.attention import make_neuron_factory
+from snn_zoo.families.sdt_v2 import MetaSpikeFormer, MSRepAttention
 
 BN = ("weight", "bias", "running_mean", "running_var", "num_batches_tracked")
 
@@ -291,8 +293,117 @@ def test_forward_backward_independent_calls_and_T_at_creation(T):
         (dict(drop_path_rate=0.1), "drop_path_rate=0.1 is not supported"),
         (dict(distillation=1), "distillation"),
         (dict(mlp_ratio=0), "mlp_ratio"),
+        (dict(depths=(6,)), r"depths must be 2 ints >= 1 .*got \(6,\)"),
+        (dict(depths=(0, 2)), r"depths must be 2 ints >= 1"),
+        (dict(depths=(1.0, 2)), r"depths must be 2 ints >= 1"),
+        (dict(strides=(2, 2, 2, 2)), r"strides must be 5 ints >= 1 .*got \(2, 2, 2, 2\)"),
+        (dict(strides=(2, 2, 0, 2, 1)), r"strides must be 5 ints >= 1"),
+        (dict(strides="22221"), r"strides must be 5 ints >= 1"),
+        (dict(attn_scale=0.0), r"attn_scale must be a finite float > 0, got 0.0"),
+        (dict(attn_scale=-1), r"attn_scale must be a finite float > 0, got -1"),
+        (dict(attn_scale=float("inf")), r"attn_scale must be a finite float > 0, got inf"),
+        (dict(attn_scale="1/sqrt(d)"), r"attn_scale must be a finite float > 0"),
+        (dict(attn_scale=True), r"attn_scale must be a finite float > 0, got True"),
     ],
 )
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises((ValueError, TypeError), match=match):
         MetaSpikeFormer(**{**TINY, **kwargs})
+
+
+# ------------------------------------------------- options beyond the official layout
+def _downsamplings(model: MetaSpikeFormer) -> list[torch.nn.Module]:
+    names = ("downsample1_1", "downsample1_2", "downsample2", "downsample3", "downsample4")
+    return [getattr(model, n) for n in names]
+
+
+def test_defaults_keep_the_official_depths_strides_and_scale():
+    model = MetaSpikeFormer(**TINY)
+    assert (len(model.block3), len(model.block4)) == (6, 2)
+    assert [d.encode_conv.stride for d in _downsamplings(model)] == [(2, 2)] * 4 + [(1, 1)]
+    assert {b.attn.scale for b in [*model.block3, *model.block4]} == {0.125}
+    assert [f["reduction"] for f in model.feature_info] == [2, 4, 8, 16, 16]
+    with torch.no_grad():
+        assert model.forward_features(torch.rand(1, 3, 32, 32)).shape[-2:] == (2, 2)
+
+
+def test_depths_and_strides_set_block_counts_and_token_grid():
+    model = MetaSpikeFormer(**TINY, T=1, depths=(2, 3), strides=(1, 2, 1, 2, 1), attn_scale=2)
+    assert (len(model.block3), len(model.block4)) == (2, 3)
+    assert [d.encode_conv.stride for d in _downsamplings(model)] == [
+        (1, 1), (2, 2), (1, 1), (2, 2), (1, 1)
+    ]  # fmt: skip
+    assert [f["reduction"] for f in model.feature_info] == [1, 2, 2, 4, 4]
+    assert {b.attn.scale for b in [*model.block3, *model.block4]} == {2.0}
+    with torch.no_grad():  # 32 / (1 * 2 * 1 * 2 * 1) = 8: an 8x8 token grid
+        assert model.forward_features(torch.rand(1, 3, 32, 32)).shape == (1, 1, 40, 8, 8)
+
+
+def _hand_lif(y: torch.Tensor, v_th: float) -> torch.Tensor:
+    """LIF tau=2 with decay_input, hard reset to 0, over ``y``'s first (time) axis."""
+    v, out = torch.zeros_like(y[0]), []
+    for y_t in y:
+        v = v + (y_t - v) / 2
+        s = (v >= v_th).to(y.dtype)
+        out.append(s)
+        v = v * (1 - s)
+    return torch.stack(out)
+
+
+@pytest.mark.parametrize("scale", [0.125, 1.0])
+def test_attention_neuron_sees_the_scaled_q_kt_v(scale):
+    # heads by explicit channel slices: Y_h = scale * Q_h (K_h^T V_h), tokens x head channels
+    torch.manual_seed(0)
+    C, h = 16, 2
+    attn = MSRepAttention(C, h, make_neuron_factory(None, None, "torch"), scale)
+    seen = {}
+    for p in "qkv":  # BN(.) + 1.5 before the neurons: dense Q, K, V so that Y is large
+        torch.nn.init.constant_(getattr(attn, f"{p}_conv")[1].bias, 1.5)
+    for p in ("q", "k", "v", "attn"):
+        getattr(attn, f"{p}_lif").register_forward_hook(
+            lambda mod, args, out, p=p: seen.__setitem__(p, out.detach())
+        )
+    T, B, H, W = 3, 2, 2, 2
+    attn(3 * torch.randn(T, B, C, H, W))
+    q, k, v = (seen[p].flatten(3).transpose(-1, -2) for p in "qkv")  # [T, B, N, C]
+    d = C // h
+    heads = [slice(i * d, (i + 1) * d) for i in range(h)]
+    y = torch.cat(
+        [scale * q[..., j] @ (k[..., j].transpose(-1, -2) @ v[..., j]) for j in heads], -1
+    )
+    y = y.transpose(-1, -2)  # [T, B, C, N]
+    torch.testing.assert_close(seen["attn"], _hand_lif(y, 0.5), rtol=0, atol=0)
+    assert 0 < seen["attn"].mean() < 1
+    if scale == 1.0:  # the scale moves the attention neuron: more spikes than at 1/8
+        assert _hand_lif(y, 0.5).sum() > _hand_lif(y / 8, 0.5).sum()
+
+
+def test_digits_variant_card_layout_and_sane_gradients():
+    card = snn_zoo.get_pretrained_cfg("metaspikformer_digits")
+    assert card["input_size"] == (1, 8, 8) and card["num_classes"] == 10 and card["T"] == 2
+    x = torch.randn(4, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    stem_grads = {}
+    for scale in (1.0, 0.125):  # the variant's scale, then the official one
+        torch.manual_seed(0)
+        model = snn_zoo.create_model("metaspikformer_digits", attn_scale=scale)
+        assert (len(model.block3), len(model.block4)) == (1, 1)
+        assert abs(card["params_m"] - sum(p.numel() for p in model.parameters()) / 1e6) < 0.005
+        assert model.block3[0].attn.attn_lif.v_threshold == 0.5
+        spikes = []
+        model.block3[0].attn.attn_lif.register_forward_hook(
+            lambda mod, args, out, spikes=spikes: spikes.append(out.detach().sum())
+        )
+        with torch.no_grad():  # 8x8 -> 8 -> 4 -> 2 -> 2 -> 2: four tokens in stages 3 and 4
+            assert model.forward_features(x).shape == (2, 4, 128, 2, 2)
+        y = model(x)
+        assert y.shape == (4, 10)
+        F.cross_entropy(y, torch.tensor([0, 1, 2, 3])).backward()
+        assert not [n for n, p in model.named_parameters() if p.grad is None]
+        assert all(torch.isfinite(p.grad).all() for p in model.parameters())
+        stem_grads[scale] = model.downsample1_1.encode_conv.weight.grad.norm()
+        if scale == 1.0:
+            assert spikes[-1] > 0  # the attention neuron fires
+        else:
+            assert spikes[-1] == 0  # silent: its projection's BNs see a constant input
+    # through every neuron to the stem; sane at scale 1, blown up by the silent attention
+    assert 0 < stem_grads[1.0] < 1 and stem_grads[0.125] > 100 * stem_grads[1.0]

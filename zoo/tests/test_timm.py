@@ -184,7 +184,7 @@ def test_pretrained_cfg_follows_the_overrides():
 def test_train_py_constructor_arguments_are_accepted():
     timm = _timm()
     # what timm's train.py passes by default (None values are dropped by timm)
-    for name in ("spikformer_digits", "qkformer_digits"):
+    for name in ("spikformer_digits", "qkformer_digits", "metaspikformer_digits"):
         model = timm.create_model(
             name,
             pretrained=False,

@@ -30,10 +30,15 @@ sqrt(running_var + eps)`` (running statistics, also in training mode); the block
 ``DropPath`` they never apply (stochastic depth is not offered); only the linear heads get
 the official ``trunc_normal_(std=.02)`` init, convolutions keep torch's default. The number
 of transformer blocks is fixed (6 in stage 3, 2 in stage 4) whatever the official ``depths``.
+
+Options beyond the official code, whose defaults reproduce it: ``depths`` (blocks of stages 3
+and 4), ``attn_scale`` (the SDSA scale) and ``strides`` (of the five downsamplings); the
+digits variant uses them (see ``metaspikformer_digits``).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -52,6 +57,7 @@ from snn_zoo._blocks import (
     trunc_normal_,
 )
 from snn_zoo._registry import register_model
+from snn_zoo.data import DIGITS_MEAN, DIGITS_STD
 
 __all__ = [
     "BNAndPad",
@@ -188,14 +194,13 @@ class MSRepAttention(nn.Module):
     ``MS_Attention_RepConv_qkv_id``); returns the branch, without the shortcut.
 
     ``S = LIF(U)``; ``Q, K, V = LIF(BN(RepConv(S)))`` split into heads ``[T, B, h, N, d]``;
-    ``Y = LIF_0.5(0.125 * Q (K^T V))``; output ``BN(RepConv(Y))``.
+    ``Y = LIF_0.5(scale * Q (K^T V))`` (official ``scale`` 0.125); output ``BN(RepConv(Y))``.
     """
 
-    scale = 0.125
-
-    def __init__(self, dim: int, num_heads: int, build_neuron: Any) -> None:
+    def __init__(self, dim: int, num_heads: int, build_neuron: Any, scale: float = 0.125) -> None:
         super().__init__()
         self.num_heads = num_heads
+        self.scale = scale
         self.head_lif = build_neuron()
         for p in "qkv":
             setattr(self, f"{p}_conv", nn.Sequential(RepConv(dim, dim), nn.BatchNorm2d(dim)))
@@ -240,14 +245,38 @@ class MSTokenMLP(nn.Module):
 class MetaBlock(nn.Module):
     """``U' = U + SDSA(U)``, ``U' + MLP(U')`` (official ``MS_Block``)."""
 
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: int, build_neuron: Any) -> None:
+    def __init__(
+        self, dim: int, num_heads: int, mlp_ratio: int, build_neuron: Any, scale: float = 0.125
+    ) -> None:
         super().__init__()
-        self.attn = MSRepAttention(dim, num_heads, build_neuron)
+        self.attn = MSRepAttention(dim, num_heads, build_neuron, scale)
         self.mlp = MSTokenMLP(dim, dim * mlp_ratio, build_neuron)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.attn(x)
         return x + self.mlp(x)
+
+
+def _int_tuple(owner: str, arg: str, value: Any, n: int, minimum: int, what: str) -> tuple:
+    """``value`` as a tuple of ``n`` ints ``>= minimum`` (``what`` names them in the error)."""
+    out = tuple(value) if isinstance(value, Sequence) and not isinstance(value, str) else ()
+    if len(out) != n or any(
+        isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in out
+    ):
+        raise ValueError(f"{owner}: {arg} must be {n} ints >= {minimum} ({what}), got {value!r}")
+    return out
+
+
+def _check_attn_scale(owner: str, attn_scale: Any) -> float:
+    """The SDSA scale: a finite float ``> 0``."""
+    if (
+        isinstance(attn_scale, bool)
+        or not isinstance(attn_scale, (int, float))
+        or not math.isfinite(attn_scale)
+        or attn_scale <= 0
+    ):
+        raise ValueError(f"{owner}: attn_scale must be a finite float > 0, got {attn_scale!r}")
+    return float(attn_scale)
 
 
 def _init_official(module: nn.Module) -> None:
@@ -271,6 +300,14 @@ class MetaSpikeFormer(SpikingClassifier):
         mlp_ratio: hidden width factor of the conv blocks and MLPs (an int).
         T: time steps a static image is repeated over (the official ``model.T``).
         distillation: build the official distillation head ``head_kd`` (``kd=True``).
+        depths: transformer blocks of stages 3 and 4 (official: ``(6, 2)``).
+        attn_scale: ``scale`` of ``LIF_0.5(scale * Q (K^T V))`` (official: 0.125). With few
+            tokens and sparse spikes the product stays below the attention neuron's threshold
+            at 0.125; the silent neuron then feeds the projection's BatchNorms a constant, and
+            each scales its training-mode gradient by ``1 / sqrt(eps)``.
+        strides: strides of the five downsamplings (official: ``(2, 2, 2, 2, 1)``); stride 1
+            keeps more tokens on small inputs (an 8x8 image keeps a 2x2 grid with
+            ``(1, 2, 2, 1, 1)`` instead of a single token).
         backend, neuron, neuron_kwargs: the neurons (see ``snn_layers.attention``).
         drop_rate: dropout on the head neuron's spikes before the heads (timm's meaning).
         global_pool: ``None`` or ``'avg'`` (the mean over tokens).
@@ -290,6 +327,9 @@ class MetaSpikeFormer(SpikingClassifier):
         mlp_ratio: int = 4,
         T: int = 1,
         distillation: bool = False,
+        depths: Sequence[int] = (6, 2),
+        attn_scale: float = 0.125,
+        strides: Sequence[int] = (2, 2, 2, 2, 1),
         backend: str = "torch",
         neuron: Any = None,
         neuron_kwargs: Mapping[str, Any] | None = None,
@@ -334,23 +374,29 @@ class MetaSpikeFormer(SpikingClassifier):
             )
         if not isinstance(distillation, bool):
             raise TypeError(f"{name}: distillation must be a bool, got {distillation!r}")
+        depths = _int_tuple(name, "depths", depths, 2, 1, "transformer blocks of stages 3, 4")
+        strides = _int_tuple(name, "strides", strides, 5, 1, "the five downsamplings' strides")
+        scale = _check_attn_scale(name, attn_scale)
         self.img_size = to_2tuple_size(name, img_size)
         self.embed_dim, self.distillation = dims, distillation
+        self.depths, self.strides, self.attn_scale = depths, strides, scale
         self.num_features = dims[3]
         build = make_neuron_factory(neuron, neuron_kwargs, backend)
         d0, d1, d2, d3 = dims
         r = mlp_ratio
-        self.downsample1_1 = MSDownsampling(in_chans, d0 // 2, 7, 2, 3, True, build)
+        s1, s2, s3, s4, s5 = strides
+        n3, n4 = depths
+        self.downsample1_1 = MSDownsampling(in_chans, d0 // 2, 7, s1, 3, True, build)
         self.ConvBlock1_1 = nn.ModuleList([MSConvBlock(d0 // 2, r, build)])
-        self.downsample1_2 = MSDownsampling(d0 // 2, d0, 3, 2, 1, False, build)
+        self.downsample1_2 = MSDownsampling(d0 // 2, d0, 3, s2, 1, False, build)
         self.ConvBlock1_2 = nn.ModuleList([MSConvBlock(d0, r, build)])
-        self.downsample2 = MSDownsampling(d0, d1, 3, 2, 1, False, build)
+        self.downsample2 = MSDownsampling(d0, d1, 3, s3, 1, False, build)
         self.ConvBlock2_1 = nn.ModuleList([MSConvBlock(d1, r, build)])
         self.ConvBlock2_2 = nn.ModuleList([MSConvBlock(d1, r, build)])
-        self.downsample3 = MSDownsampling(d1, d2, 3, 2, 1, False, build)
-        self.block3 = nn.ModuleList(MetaBlock(d2, num_heads, r, build) for _ in range(6))
-        self.downsample4 = MSDownsampling(d2, d3, 3, 1, 1, False, build)
-        self.block4 = nn.ModuleList(MetaBlock(d3, num_heads, r, build) for _ in range(2))
+        self.downsample3 = MSDownsampling(d1, d2, 3, s4, 1, False, build)
+        self.block3 = nn.ModuleList(MetaBlock(d2, num_heads, r, build, scale) for _ in range(n3))
+        self.downsample4 = MSDownsampling(d2, d3, 3, s5, 1, False, build)
+        self.block4 = nn.ModuleList(MetaBlock(d3, num_heads, r, build, scale) for _ in range(n4))
         self.lif = build()
         self.head_drop = dropout(self.drop_rate)
         self.head = nn.Linear(d3, num_classes) if num_classes > 0 else nn.Identity()
@@ -358,12 +404,11 @@ class MetaSpikeFormer(SpikingClassifier):
             self.head_kd = nn.Linear(d3, num_classes) if num_classes > 0 else nn.Identity()
         self.apply(_init_official)
         self.set_bn_options(bn_momentum, bn_eps)
+        modules = ("ConvBlock1_1", "ConvBlock1_2", "ConvBlock2_2", "block3", "block4")
+        channels = (d0 // 2, d0, d1, d2, d3)
+        reductions = [math.prod(strides[: i + 1]) for i in range(5)]
         self.feature_info = [
-            dict(num_chs=d0 // 2, reduction=2, module="ConvBlock1_1"),
-            dict(num_chs=d0, reduction=4, module="ConvBlock1_2"),
-            dict(num_chs=d1, reduction=8, module="ConvBlock2_2"),
-            dict(num_chs=d2, reduction=16, module="block3"),
-            dict(num_chs=d3, reduction=16, module="block4"),
+            dict(num_chs=c, reduction=f, module=m) for c, f, m in zip(channels, reductions, modules)
         ]
 
     @classmethod
@@ -410,7 +455,7 @@ _QUIRKS = (
     "attention scale fixed at 0.125",
     "RepConv's padded BN fills its border from running statistics, also in training",
     "the official DropPath is never applied: drop_path_rate must stay 0",
-    "6 + 2 transformer blocks whatever the official `depths`",
+    "6 + 2 transformer blocks whatever the official `depths` (the default of our `depths`)",
 )
 
 
@@ -425,7 +470,7 @@ def _card(builder: str, params_m: float, top1: str | None, **kw: Any) -> dict[st
     )
     if top1 is not None:
         notes += (f"paper: {top1}",)
-    return dict(
+    card = dict(
         architecture="metaspikformer",
         paper=_PAPER,
         paper_ids="openreview:1SIBN5Xyw7",
@@ -448,8 +493,9 @@ def _card(builder: str, params_m: float, top1: str | None, **kw: Any) -> dict[st
         neurons=_NEURONS,
         quirks=_QUIRKS,
         notes=notes,
-        **kw,
     )
+    card.update(kw)  # a variant may replace any entry (the digits variant's data set)
+    return card
 
 
 def _imagenet(dims: tuple[int, int, int, int], distillation: bool = False) -> dict[str, Any]:
@@ -495,3 +541,55 @@ def metaspikformer_8_512_kd() -> dict[str, Any]:
 def metaspikformer_8_768() -> dict[str, Any]:
     """Meta-SpikeFormer 8-768 (123.7M, official builder, not in the paper), 224x224, T=1."""
     return _imagenet((192, 384, 768, 960))
+
+
+_DIGITS_NOTES = (
+    "inputs: digits.data / 16, normalised by mean/std",
+    "options beyond the official layout (this project's): strides=(1, 2, 2, 1, 1), so the 8x8 "
+    "image keeps a 2x2 token grid in stages 3-4 (the official strides leave one token); "
+    "depths=(1, 1); attn_scale=1.0 (at 0.125 the attention neuron stays silent on 4 tokens and "
+    "the constant input of its projection's BatchNorms blows the gradient up); every neuron "
+    "fires at 0.5 (neuron_kwargs v_threshold=0.5, as the attention neuron already does), so "
+    "that spikes are not too sparse at T=2",
+    "`snn-zoo train --model metaspikformer_digits --threads 1` (defaults: 30 epochs, seed 0) "
+    "reached 95.33% test accuracy (best 95.78%) in 254 s and 261 s wall in two runs with the same "
+    "accuracies epoch by epoch (measured on this project's 2-core machine while other jobs ran; "
+    "first >= 95% at epoch 18, after 123 s); no weights ship",
+)
+
+
+@register_model(
+    MetaSpikeFormer,
+    _card(
+        "this project (no official config)",
+        0.46,
+        None,
+        official_config="this project (no official config)",
+        dataset="sklearn digits (8x8)",
+        paper=_PAPER + "; small variant of this project",
+        T=2,
+        num_classes=10,
+        input_size=(1, 8, 8),
+        crop_pct=1.0,
+        mean=DIGITS_MEAN,
+        std=DIGITS_STD,
+        neurons=_NEURONS.replace("v_threshold=1", "v_threshold=0.5"),
+        quirks=_QUIRKS[1:3],
+    )
+    | dict(notes=_DIGITS_NOTES),
+)
+def metaspikformer_digits() -> dict[str, Any]:
+    """A small Meta-SpikeFormer for scikit-learn's 8x8 digits (1x8x8, 10 classes, T=2)."""
+    return dict(
+        embed_dim=(16, 32, 64, 128),
+        num_heads=8,
+        mlp_ratio=2,
+        depths=(1, 1),
+        attn_scale=1.0,
+        strides=(1, 2, 2, 1, 1),
+        neuron_kwargs=dict(v_threshold=0.5),
+        img_size=8,
+        T=2,
+        in_chans=1,
+        num_classes=10,
+    )
