@@ -299,3 +299,21 @@ def test_counts_are_visible_inside_the_context_and_reset_clears_them() -> None:
         counter.reset()  # drops what was counted before, also what was not yet added
         x - x
     assert counter.get_counts() == {"Global": {aten.sub.Tensor: 20}}
+
+
+def test_meta_tensors_are_counted_without_reading_values() -> None:
+    """Meta tensors have no values: filled states (``full_like``) and layers on them count
+    their operations without the spike checks reading an element, and their inputs count as
+    dense, not spikes (SpikingJelly 2.0.0's
+    ``test_neuron_state_counter_supports_meta_tensor_storage_keys`` runs a neuron so)."""
+    x = torch.empty((2, 4), device="meta")
+    w = torch.empty((3, 4), device="meta")
+    flops, macs, acs = oc.FlopCounter(), oc.MACCounter(), oc.ACCounter()
+    with oc.DispatchCounterMode([flops, macs, acs, oc.SynOpCounter()]):
+        v = torch.full_like(x, 0.5)  # a neuron's first state
+        y = F.linear(v + x, w)
+        torch.ones_like(y)
+    assert y.is_meta and y.shape == (2, 3)
+    # the linear layer on (unknown, so dense) input is MACs; AC counts only the add v + x
+    assert macs.get_total() == 2 * 3 * 4 and acs.get_total() == 2 * 4
+    assert flops.get_total() > 0

@@ -115,7 +115,9 @@ def _analyse(x: torch.Tensor) -> Any:
     (reads the values; the non-zeros are counted by ``_count`` when asked for)."""
     if x.dtype == torch.bool or x.numel() == 0:
         return _BINARY
-    if x.is_complex() or x.is_meta:
+    if x.is_meta:  # no values: not known to be spikes (counted as dense)
+        return None
+    if x.is_complex():
         binary = bool(torch.logical_or(x == 0, x == 1).all().item())
         return _BINARY if binary else None
     if x.numel() > 2 * _PROBE_SIZE and not all(v == 0 or v == 1 for v in _leading_values(x)):
@@ -302,6 +304,9 @@ def note_result(func: Any, args: tuple, kwargs: dict, out: Any) -> None:
         out = out[0]
     if not _USERS or not torch.is_tensor(out) or out.dtype == torch.bool:
         return
+    key = _cache_key(out)  # None: nothing to remember (meta, inference or empty tensors)
+    if key is None or key in _CACHE:
+        return
     state = rule(args, kwargs, out)
-    if state is not _MISSING and (key := _cache_key(out)) is not None and key not in _CACHE:
+    if state is not _MISSING:
         _store(out, key, state)
