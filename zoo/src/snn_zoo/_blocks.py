@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -166,6 +166,16 @@ def check_positive_int(owner: str, name: str, value: Any, minimum: int = 1) -> i
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{owner}: {name} must be an int >= {minimum}, got {value!r}")
     return value
+
+
+def check_int_tuple(owner: str, name: str, value: Any, n: int, minimum: int, what: str) -> tuple:
+    """``value`` as a tuple of ``n`` ints ``>= minimum`` (``what`` names them in the error)."""
+    out = tuple(value) if isinstance(value, Sequence) and not isinstance(value, str) else ()
+    if len(out) != n or any(
+        isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in out
+    ):
+        raise ValueError(f"{owner}: {name} must be {n} ints >= {minimum} ({what}), got {value!r}")
+    return out
 
 
 def to_2tuple_size(owner: str, img_size: Any) -> tuple[int, int]:

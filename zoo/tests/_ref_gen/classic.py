@@ -19,95 +19,18 @@ and ``EXPECTED``.
 
 from __future__ import annotations
 
-import hashlib
-import math
+import sys
+from pathlib import Path
 
 import torch
 from spikingjelly.activation_based import functional, neuron
 from spikingjelly.activation_based.model import sew_resnet, spiking_resnet, spiking_vgg
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # zoo/tests
+# the cases and the deterministic weights and inputs are the test's own
+from test_models_classic import CASES, det_init, det_input, layout
+
 MODULES = {"sew_resnet": sew_resnet, "spiking_resnet": spiking_resnet, "spiking_vgg": spiking_vgg}
-
-# (name, submodule, class or builder, block, kwargs, neuron, neuron kwargs, step mode,
-#  train, input shape [T, B, C, H, W]): copied to the test
-CASES = [
-    ("plain_basic_m_eval", "spiking_resnet", "SpikingResNet", "BasicBlock",
-     dict(layers=[1, 1, 1, 1], num_classes=10), "LIFNode", dict(tau=2.0, detach_reset=True),
-     "m", False, (2, 2, 3, 48, 48)),
-    ("plain_basic_s_train", "spiking_resnet", "SpikingResNet", "BasicBlock",
-     dict(layers=[1, 1, 1, 1], num_classes=10), "LIFNode", dict(tau=2.0, detach_reset=True),
-     "s", True, (2, 1, 3, 48, 48)),
-    ("plain_bottleneck_dilated", "spiking_resnet", "SpikingResNet", "Bottleneck",
-     dict(layers=[1, 1, 1, 1], num_classes=10, replace_stride_with_dilation=[False, False, True]),
-     "ParametricLIFNode", dict(detach_reset=True), "m", False, (2, 2, 3, 32, 32)),
-    ("sew_basic_add", "sew_resnet", "SEWResNet", "BasicBlock",
-     dict(layers=[1, 1, 1, 1], num_classes=10, cnf="ADD"), "IFNode", {}, "m", False,
-     (2, 2, 3, 32, 32)),
-    ("sew_basic_and", "sew_resnet", "SEWResNet", "BasicBlock",
-     dict(layers=[1, 1, 1, 1], num_classes=10, cnf="AND"), "IFNode", {}, "m", False,
-     (2, 2, 3, 32, 32)),
-    ("sew_basic_iand", "sew_resnet", "SEWResNet", "BasicBlock",
-     dict(layers=[1, 2, 1, 1], num_classes=10, cnf="IAND"), "LIFNode", dict(tau=2.0),
-     "s", False, (2, 2, 3, 32, 32)),
-    ("sew_bottleneck_iand_m_train", "sew_resnet", "SEWResNet", "Bottleneck",
-     dict(layers=[1, 1, 1, 1], num_classes=10, cnf="IAND", groups=2, width_per_group=32),
-     "LIFNode", dict(tau=2.0, detach_reset=True), "m", True, (2, 2, 3, 32, 32)),
-    ("sew_bottleneck_and_s_eval", "sew_resnet", "SEWResNet", "Bottleneck",
-     dict(layers=[1, 1, 1, 1], num_classes=10, cnf="AND"), "IFNode", {}, "s", False,
-     (2, 1, 3, 32, 32)),
-    ("builder_spiking_resnet18", "spiking_resnet", "spiking_resnet18", None,
-     dict(num_classes=10), "IFNode", {}, "m", False, (2, 2, 3, 32, 32)),
-    ("builder_sew_resnet18_iand", "sew_resnet", "sew_resnet18", None,
-     dict(num_classes=10, cnf="IAND"), "LIFNode", dict(tau=2.0, detach_reset=True), "m", True,
-     (2, 2, 3, 32, 32)),
-    ("vgg_bn_m_train", "spiking_vgg", "SpikingVGG", None,
-     dict(cfg=[8, "M", 512, "M"], batch_norm=True, num_classes=10), "LIFNode",
-     dict(tau=2.0, detach_reset=True), "m", True, (2, 2, 3, 16, 16)),
-    ("vgg_s_eval", "spiking_vgg", "SpikingVGG", None,
-     dict(cfg=[8, "M", 512, "M"], num_classes=10), "IFNode", dict(v_threshold=0.5), "s", False,
-     (2, 1, 3, 16, 16)),
-]  # fmt: skip
-
-
-def det_pattern(n: int, k: int) -> torch.Tensor:
-    """``n`` float64 values in ``[-0.5, 0.5)``: ``frac(i * golden + k / pi) - 0.5``."""
-    v = torch.arange(n, dtype=torch.float64)  # in place: the VGG classifier has 10^8 entries
-    return v.mul_(0.6180339887498949).add_(k * 0.3183098861837907).remainder_(1.0).sub_(0.5)
-
-
-@torch.no_grad()
-def det_init(model: torch.nn.Module) -> None:
-    """Set every floating state-dict entry (sorted keys, index ``k``) from ``det_pattern``:
-    BN running var in [0.5, 1), running mean 0.1 v, 1-d weights 1 + 0.4 v, biases 1 + v,
-    matrices / kernels uniform with std 1.5 / sqrt(fan_in), other 1-d entries 0.5 v."""
-    for k, (name, t) in enumerate(sorted(model.state_dict().items())):
-        if not t.is_floating_point():
-            continue
-        v = det_pattern(t.numel(), k).reshape(t.shape)
-        leaf = name.rsplit(".", 1)[-1]
-        if leaf == "running_var":
-            v = 0.5 + 0.5 * (v + 0.5)
-        elif leaf == "running_mean":
-            v = 0.1 * v
-        elif leaf == "weight" and t.dim() == 1:
-            v = 1.0 + 0.4 * v
-        elif leaf == "bias":
-            v = 1.0 + v
-        elif t.dim() >= 2:  # v * 2 * sqrt(3) * 1.5 / sqrt(fan_in), in place
-            v.mul_(2).mul_(math.sqrt(3.0)).mul_(1.5).div_(math.sqrt(t[0].numel()))
-        else:
-            v = 0.5 * v
-        t.copy_(v)
-
-
-def det_input(shape: tuple[int, ...]) -> torch.Tensor:
-    return (2.0 * det_pattern(math.prod(shape), 7)).reshape(shape).float()
-
-
-def layout(model: torch.nn.Module) -> tuple[int, str]:
-    sd = model.state_dict()
-    text = "\n".join(f"{k} {tuple(v.shape)}" for k, v in sd.items())
-    return len(sd), hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def build(case):

@@ -11,56 +11,16 @@ running means that forward left, and the summed absolute gradient of ``output.su
 
 from __future__ import annotations
 
-import hashlib
 import importlib
-import math
+import sys
+from pathlib import Path
 
 import torch
 from spikingjelly.activation_based import functional, neuron
 
-# (name, submodule, class, kwargs, neuron, input shape): copied to the test
-CASES = [
-    ("ms_3stage", "ms_resnet", "MSResNet",
-     dict(T=2, num_classes=5, layers=(1, 1, 1), base_channels=4, stem_kernel_size=3, stem_stride=1),
-     None, (2, 3, 16, 16)),
-    ("ms_4stage_pool_seq", "ms_resnet", "MSResNet",
-     dict(T=2, num_classes=5, layers=(2, 1, 1, 1), base_channels=4, stem_pool=True, tau=1.5),
-     None, (2, 2, 3, 32, 32)),
-    ("ms_if", "ms_resnet", "MSResNet",
-     dict(T=2, num_classes=4, layers=(1, 1, 1), base_channels=4, stem_kernel_size=3, stem_stride=1,
-          v_threshold=0.5), "IFNode", (2, 3, 8, 8)),
-    ("max", "ms_resnet", "MaxResNet",
-     dict(T=2, num_classes=5, layers=(2, 1, 1), base_channels=4, stage_channels=(8, 8, 16),
-          stem_kernel_size=3, stem_stride=1), None, (2, 3, 16, 16)),
-    ("max_plif", "ms_resnet", "MaxResNet",
-     dict(T=2, num_classes=3, layers=(1, 1, 1), base_channels=4, stem_kernel_size=3, stem_stride=1,
-          init_tau=3.0), "ParametricLIFNode", (2, 3, 8, 8)),
-    ("masnn", "masnn", "MASNN",
-     dict(T=4, in_channels=2, num_classes=5, input_size=(8, 8), channels=(4, 8), pools=(1, 2),
-          fc_hidden=12, reduction_t=2, reduction_c=2), None, (2, 2, 8, 8)),
-    ("masnn_seq_lif", "masnn", "MASNN",
-     dict(T=4, in_channels=2, num_classes=4, input_size=(8, 8), channels=(4,), pools=(2,),
-          fc_hidden=8, reduction_t=2, reduction_c=2, tau=3.0, v_threshold=0.2), "LIFNode",
-     (4, 2, 2, 8, 8)),
-    ("att_ms", "masnn", "AttMSResNet",
-     dict(T=2, num_classes=5, layers=(1, 1, 1), base_channels=8, stem_kernel_size=3, stem_stride=1,
-          reduction_c=2, dropout=0.0), None, (2, 3, 15, 15)),
-    ("att_ms_plif", "masnn", "AttMSResNet",
-     dict(T=2, num_classes=3, layers=(1, 1, 1), base_channels=8, stem_kernel_size=3, stem_stride=1,
-          reduction_c=4, dropout=0.0), "ParametricLIFNode", (2, 3, 8, 8)),
-    ("maxformer", "maxformer", "MaxFormer",
-     dict(T=2, num_classes=5, embed_dims=64, depths=(1, 1, 1), mlp_ratio=2.0), None,
-     (2, 3, 32, 32)),
-    ("maxformer_if_seq", "maxformer", "MaxFormer",
-     dict(T=2, num_classes=4, embed_dims=128, depths=(0, 1, 1), mlp_ratio=1.0, v_threshold=0.8),
-     "IFNode", (2, 2, 3, 16, 16)),
-    ("maxformer_cifar", "maxformer", "MaxFormer",
-     dict(T=2, num_classes=5, embed_dims=64, depths=(1, 1, 2), mlp_ratio=1.0, cifar=True), None,
-     (2, 3, 16, 16)),
-    ("maxformer_cifar_plif", "maxformer", "MaxFormer",
-     dict(T=2, num_classes=3, embed_dims=32, depths=(1, 1, 1), mlp_ratio=1.0, cifar=True,
-          init_tau=3.0), "ParametricLIFNode", (2, 3, 8, 8)),
-]  # fmt: skip
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # zoo/tests
+# the cases and the deterministic weights and inputs are the test's own
+from test_models_cnn import CASES, det_init, det_input, key_hash
 
 BUILDERS = [
     ("ms_resnet", "ms_resnet18"),
@@ -71,34 +31,6 @@ BUILDERS = [
     ("maxformer", "maxformer_10_384"),
     ("maxformer", "maxformer_cifar"),
 ]
-
-
-def key_hash(model: torch.nn.Module) -> str:
-    lines = [f"{k} {tuple(v.shape)}" for k, v in sorted(model.state_dict().items())]
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
-
-
-def det_init(model: torch.nn.Module) -> None:
-    """Entry ``k`` (sorted keys) of ``n`` values: ``0.5 sin(1.3 i + k)``; running variances
-    ``|.| + 0.5``; integer entries kept."""
-    state = model.state_dict()
-    new = {}
-    for k, (name, v) in enumerate(sorted(state.items())):
-        if not v.is_floating_point():
-            new[name] = v
-            continue
-        w = torch.sin(torch.arange(v.numel(), dtype=torch.float64) * 1.3 + k) * 0.5
-        if name.endswith("running_var"):
-            w = w.abs() + 0.5
-        new[name] = w.reshape(v.shape).to(v.dtype)
-    model.load_state_dict(new)
-
-
-def det_input(shape: tuple[int, ...]) -> torch.Tensor:
-    n = math.prod(shape)
-    return (
-        (torch.sin(torch.arange(n, dtype=torch.float64) * 0.37) * 1.5 + 0.5).reshape(shape).float()
-    )
 
 
 def run_case(submodule: str, cls: str, kwargs: dict, neuron_name: str | None, shape: tuple) -> dict:

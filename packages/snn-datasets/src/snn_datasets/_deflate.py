@@ -46,8 +46,8 @@ def _npy_parts(value: object) -> tuple[bytes, memoryview]:
     except ValueError:  # a header too long for format 1.0
         buffer = io.BytesIO()
         np.lib.format.write_array_header_2_0(buffer, header)
-    data = array.T if header["fortran_order"] else np.ascontiguousarray(array)
-    return buffer.getvalue(), memoryview(np.ascontiguousarray(data).reshape(-1).view(np.uint8))
+    data = np.ascontiguousarray(array.T if header["fortran_order"] else array)
+    return buffer.getvalue(), memoryview(data.reshape(-1).view(np.uint8))
 
 
 def _deflate_piece(parts: tuple, level: int, last: bool) -> bytes:

@@ -64,7 +64,7 @@ def _as_int(values: np.ndarray) -> np.ndarray:
     return values if values.dtype.kind in "biu" else values.astype(np.intp)
 
 
-def _check_range(block: np.ndarray, values: np.ndarray, name: str, size: int, sensor) -> None:
+def _check_range(block: np.ndarray, values: np.ndarray, name: str, size: int, sensor: str):
     """Raise unless ``0 <= v < size`` for every ``v`` of ``block`` (a part of ``values``)."""
     if not block.size:
         return
@@ -178,12 +178,13 @@ class _Positions:
 
     def __init__(self, x, y, p, H: int, W: int, unit_p: bool) -> None:
         self.x, self.y, self.p, self.H, self.W = x, y, p, H, W
+        self.sensor = f"H={H}, W={W}"
         self.unit_p = unit_p  # polarities only 0 and 1: p itself is the channel index
 
     def __call__(self, s: int, e: int) -> np.ndarray:
         x, y, p = self.x[s:e], self.y[s:e], self.p[s:e]
-        _check_range(x, self.x, "x", self.W, self)
-        _check_range(y, self.y, "y", self.H, self)
+        _check_range(x, self.x, "x", self.W, self.sensor)
+        _check_range(y, self.y, "y", self.H, self.sensor)
         buf, flag = _scratch(e - s)
         out = buf[: e - s]
         if not self.unit_p:
@@ -193,9 +194,6 @@ class _Positions:
         out *= self.W
         np.add(out, x, out=out, dtype=np.intp, casting="unsafe")
         return out
-
-    def __str__(self) -> str:
-        return f"H={self.H}, W={self.W}"
 
 
 def _unit_polarity(p: np.ndarray) -> bool:

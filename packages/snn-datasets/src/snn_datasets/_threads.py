@@ -1,8 +1,9 @@
-"""A shared thread pool for work that runs outside the GIL (NumPy's counting, zlib).
+"""A shared thread pool for work that runs outside the GIL (zlib's inflate and deflate).
 
-Large samples are split into independent tasks (frames, archive members) run on up to
-``torch.get_num_threads()`` threads, which is 1 in DataLoader and preprocessing worker
-processes, so parallel workers are not oversubscribed; ``torch.set_num_threads`` sets it.
+The large members of an ``.npz`` are read, and written in pieces, as independent tasks on up
+to ``torch.get_num_threads()`` threads: 1 in DataLoader workers, and a share of it in each
+preprocessing worker (:func:`limited`), so parallel workers are not oversubscribed;
+``torch.set_num_threads`` sets it.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 __all__: list[str] = []
 
 _MAX_THREADS = 32
-_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool: tuple[int, int, ThreadPoolExecutor] | None = None  # (pid, threads, pool)
 _pool_lock = threading.Lock()
 _local = threading.local()
 
@@ -48,9 +49,11 @@ def run(tasks: Sequence[Callable[[], object]], threads: int) -> list:
         return [task() for task in tasks]
     global _pool
     with _pool_lock:
-        if _pool is None or _pool[0] != os.getpid() or _pool[1]._max_workers < threads:
-            _pool = (os.getpid(), ThreadPoolExecutor(threads, "snn_datasets"))
-        pool = _pool[1]
+        if _pool is None or _pool[0] != os.getpid() or _pool[1] < threads:
+            if _pool is not None and _pool[0] == os.getpid():  # a smaller one: let it go
+                _pool[2].shutdown(wait=False)
+            _pool = (os.getpid(), threads, ThreadPoolExecutor(threads, "snn_datasets"))
+        pool = _pool[2]
     futures = [pool.submit(task) for task in tasks]
     errors = [f.exception() for f in futures]  # waits for all: no task outlives the call
     for error in errors:

@@ -79,22 +79,22 @@ class HalfThresholdIFNode(BaseNode):
     def charge(self, x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         return if_charge(x, v)
 
+    def _restarted(self, v: Any, x: torch.Tensor) -> Any:
+        """``V_th / 2`` for a state of another shape than the input ``x`` (the reference's
+        rule for this neuron; other neurons ask for a reset), else ``v``."""
+        reshaped = isinstance(v, torch.Tensor) and v.shape != x.shape
+        return self.v_threshold / 2.0 if reshaped else v
+
     def init_memory_like(self, name: str, x: torch.Tensor) -> torch.Tensor:
-        """As :class:`BaseNode`, except that an input of a new shape starts again from
-        ``V_th / 2`` instead of raising (the reference's rule for this neuron)."""
-        value = self._memories[name]
-        if name == "v" and isinstance(value, torch.Tensor) and value.shape != x.shape:
-            self._memories[name] = self.v_threshold / 2.0
+        if name == "v":
+            self._memories[name] = self._restarted(self._memories[name], x)
         return super().init_memory_like(name, x)
 
     def materialize_states(
         self, inputs: tuple[Any, ...], states: tuple[Any, ...], step_mode: str
     ) -> tuple[Any, ...]:
-        """The functional forward's states, with the same new-shape rule as the stateful one."""
         step = inputs[0][0] if step_mode == "m" else inputs[0]
-        v = states[0]
-        if isinstance(v, torch.Tensor) and v.shape != step.shape:
-            states = (self.v_threshold / 2.0, *states[1:])
+        states = (self._restarted(states[0], step), *states[1:])
         return super().materialize_states(inputs, states, step_mode)
 
     def single_step_functional_forward(

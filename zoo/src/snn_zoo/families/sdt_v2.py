@@ -49,6 +49,7 @@ from torch import nn
 
 from snn_zoo._base import SpikingClassifier, check_global_pool, reject_unplaced
 from snn_zoo._blocks import (
+    check_int_tuple,
     check_positive_int,
     check_rate,
     dropout,
@@ -257,16 +258,6 @@ class MetaBlock(nn.Module):
         return x + self.mlp(x)
 
 
-def _int_tuple(owner: str, arg: str, value: Any, n: int, minimum: int, what: str) -> tuple:
-    """``value`` as a tuple of ``n`` ints ``>= minimum`` (``what`` names them in the error)."""
-    out = tuple(value) if isinstance(value, Sequence) and not isinstance(value, str) else ()
-    if len(out) != n or any(
-        isinstance(v, bool) or not isinstance(v, int) or v < minimum for v in out
-    ):
-        raise ValueError(f"{owner}: {arg} must be {n} ints >= {minimum} ({what}), got {value!r}")
-    return out
-
-
 def _check_attn_scale(owner: str, attn_scale: Any) -> float:
     """The SDSA scale: a finite float ``> 0``."""
     if (
@@ -358,13 +349,7 @@ class MetaSpikeFormer(SpikingClassifier):
         )
         self.global_pool = check_global_pool(name, global_pool)
         self.drop_rate = check_rate(name, "drop_rate", drop_rate)
-        dims = tuple(embed_dim) if isinstance(embed_dim, Sequence) else ()
-        if len(dims) != 4 or any(
-            isinstance(d, bool) or not isinstance(d, int) or d < 2 for d in dims
-        ):
-            raise ValueError(
-                f"{name}: embed_dim must be four ints >= 2 (the stage widths), got {embed_dim!r}"
-            )
+        dims = check_int_tuple(name, "embed_dim", embed_dim, 4, 2, "the stage widths")
         check_positive_int(name, "num_heads", num_heads)
         check_positive_int(name, "mlp_ratio", mlp_ratio)
         if dims[2] % num_heads or dims[3] % num_heads:
@@ -374,8 +359,8 @@ class MetaSpikeFormer(SpikingClassifier):
             )
         if not isinstance(distillation, bool):
             raise TypeError(f"{name}: distillation must be a bool, got {distillation!r}")
-        depths = _int_tuple(name, "depths", depths, 2, 1, "transformer blocks of stages 3, 4")
-        strides = _int_tuple(name, "strides", strides, 5, 1, "the five downsamplings' strides")
+        depths = check_int_tuple(name, "depths", depths, 2, 1, "transformer blocks of stages 3, 4")
+        strides = check_int_tuple(name, "strides", strides, 5, 1, "the five downsamplings' strides")
         scale = _check_attn_scale(name, attn_scale)
         self.img_size = to_2tuple_size(name, img_size)
         self.embed_dim, self.distillation = dims, distillation
