@@ -18,29 +18,47 @@ Ours and the reference run in turn, ``--repeat`` times or more for small samples
 change of load on a shared machine hits both alike); the best wall time and best CPU time
 (this process and its finished worker processes) of each are printed as 1e6 events per
 second, with the ratios. Every reference result is first checked to equal ours (values and
-dtype). The reference needs torchvision, so run the script with the reference's Python
+dtype). For the in-memory cases, ``bound`` is the reference's wall time over the memory
+traffic any integration must make on one thread (one read of ``x``, ``y`` and ``p``, one
+write of the float64 frames, no counting): the most a single pass could gain on this
+machine. The reference needs torchvision, so run the script with the reference's Python
 and our package on the path, e.g. ``PYTHONPATH=packages/snn-datasets/src <venv with
 spikingjelly==2.0.0>/bin/python benchmarks/bench_datasets_integration.py`` (without
 ``spikingjelly`` only ours is timed).
 
-Measured on this project's 2-core CPU VM (quiet; ``torch.get_num_threads()`` = 2),
-SpikingJelly 2.0.0 with torch 2.14.1 CPU, NumPy 2.4; speed-up over the reference in events
-per second, wall (CPU in brackets):
+Measured on this project's 2-core CPU VM (``torch.get_num_threads()`` = 2), SpikingJelly
+2.0.0 with torch 2.14.1 CPU, NumPy 2.4; speed-up over the reference in events per second,
+wall (CPU in parentheses), and the bound [in brackets].
 
-| size    | number    | time      | dur. 16   | dur. 128    | file, num. | file, time | folder    |
-|---------|-----------|-----------|-----------|-------------|------------|------------|-----------|
-| N-MNIST | 2.9 (2.9) | 3.0 (3.0) | 2.7 (2.7) | 11.6 (11.7) | 2.4 (2.4)  | 2.4 (2.4)  | 4.0 (3.3) |
-| DVS128  | 1.1 (1.1) | 2.3 (2.3) | 1.2 (1.2) | 1.7 (1.7)   | 3.4 (2.3)  | 3.5 (2.8)  | 2.4 (2.5) |
-| 1e6     | 1.0 (1.0) | 2.8 (2.8) | 1.3 (1.3) | 1.6 (1.6)   | 2.8 (2.0)  | 3.0 (1.8)  | 1.5 (1.6) |
+In memory, speed-up (bound):
+
+| size    | number          | time             | dur. 16          | dur. 128           |
+|---------|-----------------|------------------|------------------|--------------------|
+| N-MNIST | 2.7 (2.8) [9.9] | 3.1 (3.1) [14.1] | 2.8 (2.8) [14.3] | 11.1 (11.1) [25.3] |
+| DVS128  | 1.1 (1.1) [4.2] | 2.3 (2.3) [9.3]  | 1.3 (1.3) [5.3]  | 1.6 (1.6) [2.4]    |
+| 1e6     | 1.1 (1.1) [4.0] | 3.1 (3.0) [13.5] | 1.3 (1.3) [5.2]  | 1.3 (1.3) [2.8]    |
+
+Files:
+
+| size    | file, num. | file, time | folder    |
+|---------|------------|------------|-----------|
+| N-MNIST | 2.1 (2.1)  | 2.3 (2.3)  | 4.5 (3.5) |
+| DVS128  | 3.4 (2.8)  | 3.5 (2.3)  | 2.6 (2.6) |
+| 1e6     | 2.5 (1.5)  | 2.6 (1.7)  | 1.7 (1.8) |
 
 Small samples gain most: frames with few events are added in place instead of through a
 ``2 * H * W`` count table per frame. Frames with many events (``split_by='number'`` on
 DVS128-sized samples) stay on par: one ``np.bincount`` per frame costs about 1.5-2 ns per
 event here, the coordinate checks and the flat index another 3, and the reference makes the
-same passes; counting on two threads did not help on this machine (NumPy's ``bincount`` and
-``add.at`` hold the GIL, torch's ``bincount`` runs into its own intra-op threads), so it is
-not done. File to file is bound by zlib: large ``.npz`` members are inflated, and frames
-deflated in pieces, on the threads (the wall speed-up beyond the CPU one).
+same passes. The bound is 4-5x for those rows and under 3x for 128 frames (8x more frames to
+write), so no implementation that makes NumPy's several passes reaches 3x here. Tried and
+not kept: frames split between two threads (at most 1.3x faster; the passes are bound by
+memory traffic), torch's row-parallel ``scatter_add_`` on two threads (2.6x the reference
+for DVS128, 1.7x for 1e6, at twice the CPU), a fused compiled loop with Numba (about 2x on
+one thread, 2.4-3.6x on two). File to file and
+folders are bound by zlib: both sides inflate the same events ``.npz`` (for 1e6 events about
+76 ms of the reference's 263 ms CPU per file) and deflate frames (ours at level 1, about 24
+ms), so the CPU speed-up of a folder, where both sides keep both cores busy, stays near 2x.
 """
 
 from __future__ import annotations
@@ -103,6 +121,14 @@ def best_seconds(fns: list[Callable[[], object]], repeat: int) -> list[tuple[flo
             cpu, wall = _cpu() - cpu, time.perf_counter() - wall
             best[k] = (min(best[k][0], cpu), min(best[k][1], wall))
     return best
+
+
+def memory_floor(events: dict, shape: tuple) -> None:
+    """The memory traffic any integration must make, on one thread: one read of ``x``, ``y``
+    and ``p`` and one write of the float64 frames (no counting at all)."""
+    for key in ("x", "y", "p"):
+        events[key].max()
+    np.empty(shape).fill(0.0)
 
 
 def _loaders():
@@ -182,11 +208,12 @@ def main() -> None:
     print(
         f"best of --repeat (more for smaller samples), torch.get_num_threads() = "
         f"{torch.get_num_threads()}; Mev/s = 1e6 events per second (wall) or per CPU-second "
-        "(all threads and worker processes)"
+        "(all threads and worker processes); bound = the reference's wall time over one "
+        "read of x, y, p plus one write of the frames (the most any single pass could gain)"
     )
     columns = ("size", "case", "ours wall", "ref wall", "speed-up", "ours CPU", "ref CPU")
-    columns += ("speed-up",)
-    widths = (24, 22, 9, 8, 8, 8, 7, 8)
+    columns += ("speed-up", "bound")
+    widths = (24, 22, 9, 8, 8, 8, 7, 8, 7)
     print("| " + " | ".join(f"{c:{w}s}" for c, w in zip(columns, widths)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for size in args.sizes:
@@ -206,19 +233,23 @@ def main() -> None:
                     ((cpu, wall),) = best_seconds([lambda run=run: run(ours)], repeat)
                     print(
                         f"| {label:24s} | {name:22s} | {mev / wall:9.1f} | {'-':>8s} | "
-                        f"{'-':>8s} | {mev / cpu:8.1f} | {'-':>7s} | {'-':>8s} |"
+                        f"{'-':>8s} | {mev / cpu:8.1f} | {'-':>7s} | {'-':>8s} | {'-':>7s} |"
                     )
                     continue
                 a, b = run(ours, check=True), run(reference, check=True)
                 if a.dtype != b.dtype or not np.array_equal(a, b):
                     raise SystemExit(f"{size}, {name}: frames differ from the reference")
-                (cpu, wall), (ref_cpu, ref_wall) = best_seconds(
-                    [lambda run=run: run(ours), lambda run=run: run(reference)], repeat
-                )
+                fns = [lambda run=run: run(ours), lambda run=run: run(reference)]
+                in_memory = not name.startswith(("file", "folder"))
+                if in_memory:
+                    fns.append(lambda ev=events, shape=a.shape: memory_floor(ev, shape))
+                timings = best_seconds(fns, repeat)
+                (cpu, wall), (ref_cpu, ref_wall) = timings[:2]
+                bound = f"{ref_wall / timings[2][1]:6.1f}x" if in_memory else f"{'-':>7s}"
                 print(
                     f"| {label:24s} | {name:22s} | {mev / wall:9.1f} | {mev / ref_wall:8.1f} | "
                     f"{ref_wall / wall:7.1f}x | {mev / cpu:8.1f} | {mev / ref_cpu:7.1f} | "
-                    f"{ref_cpu / cpu:7.1f}x |",
+                    f"{ref_cpu / cpu:7.1f}x | {bound} |",
                     flush=True,
                 )
         finally:

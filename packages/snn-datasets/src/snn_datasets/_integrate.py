@@ -223,9 +223,9 @@ def frames_from_segments(
     return _count(x, y, p, j_l, j_r, H, W)
 
 
-def _is_partition(j_l: np.ndarray, j_r: np.ndarray, N: int) -> bool:
-    """Segments ``[j_l[i], j_r[i])`` follow each other from 0 to ``N``."""
-    return j_l[0] == 0 and j_r[-1] == N and np.array_equal(j_l[1:], j_r[:-1])
+def _is_partition(starts: list, ends: list, N: int) -> bool:
+    """Segments ``[starts[i], ends[i])`` follow each other from 0 to ``N``."""
+    return starts[0] == 0 and ends[-1] == N and starts[1:] == ends[:-1]
 
 
 def _count(x, y, p, j_l: np.ndarray, j_r: np.ndarray, H: int, W: int) -> np.ndarray:
@@ -245,15 +245,15 @@ def _count(x, y, p, j_l: np.ndarray, j_r: np.ndarray, H: int, W: int) -> np.ndar
     frames = np.zeros((F, 2, H, W))
     rows = frames.reshape(F, plane)
     flat = frames.reshape(-1)
-    counts = j_r - j_l
-    if 0 < N <= _BLOCK and int(counts.max()) * 3 < plane and _is_partition(j_l, j_r, N):
+    starts, ends = j_l.tolist(), j_r.tolist()  # Python ints: F is small, calls cost more
+    counts = [e - s for s, e in zip(starts, ends)]
+    if 0 < N <= _BLOCK and max(counts) * 3 < plane and _is_partition(starts, ends, N):
         # a small sample in consecutive sparse frames: one np.add.at for all its events
         out = _Positions(x, y, p, H, W, False)(0, N)
         out += np.repeat(np.arange(0, F * plane, plane), counts)
         np.add.at(flat, out, 1.0)
         return frames
-    dense = (counts * 3 >= plane).tolist()
-    starts, ends, counts = j_l.tolist(), j_r.tolist(), counts.tolist()
+    dense = [c * 3 >= plane for c in counts]
     positions = _Positions(x, y, p, H, W, N > _BLOCK and _unit_polarity(p))
     for i0, i1, is_dense in _frame_runs(starts, ends, dense):
         if is_dense:
@@ -309,7 +309,8 @@ def by_fixed_duration(events: dict, duration: int, H: int, W: int) -> np.ndarray
                 np.minimum(bounds, cap, out=bounds)
             else:
                 bounds = [min(int(t_min) + k * duration, cap) for k in range(1, frames_num)]
-            kind = t.dtype if cap <= np.iinfo(t.dtype).max else np.int64
+            bits = 8 * t.dtype.itemsize - (t.dtype.kind == "i")  # t.dtype holds < 2**bits
+            kind = t.dtype if cap < 1 << bits else np.int64
             j = np.empty(frames_num + 1, dtype=int)  # frame i holds events [j[i], j[i + 1])
             j[0], j[-1] = 0, N
             j[1:-1] = np.searchsorted(t, np.asarray(bounds, dtype=kind), side="left")
