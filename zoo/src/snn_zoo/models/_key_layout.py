@@ -21,7 +21,16 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["use_reference_keys"]
+__all__ = ["MLP_NAMES", "use_reference_keys"]
+
+#: the family MLPs' attribute names (``fc1_conv``, ``fc1_bn``, ``fc1_lif``, ``fc2_...``) -> the
+#: reference's (``fc1``, ``bn1``, ``lif1``, ``fc2``, ...), shared by QKFormer, the
+#: Spike-driven Transformer and MaxFormer
+MLP_NAMES = {
+    f"fc{i}_{ours}": f"{ref}{i}"
+    for i in (1, 2)
+    for ours, ref in (("conv", "fc"), ("bn", "bn"), ("lif", "lif"))
+}
 
 
 def _sub(name: str, table: Mapping[str, str]) -> str | None:

@@ -41,7 +41,7 @@ from torch import nn
 
 from snn_zoo.families.maxformer import DWConvMixer, MaxBlock, MaxMLP, MaxSSA
 from snn_zoo.models._input import to_sequence
-from snn_zoo.models._key_layout import use_reference_keys
+from snn_zoo.models._key_layout import MLP_NAMES, use_reference_keys
 from snn_zoo.models._neuron import check_spiking_neuron, make_multi_step_neuron
 from snn_zoo.models._token_attention import FusedSpikingSelfAttention
 from snn_zoo.models.ms_resnet import NeuronClass
@@ -50,15 +50,7 @@ __all__ = ["MaxFormer", "maxformer_10_384", "maxformer_cifar"]
 
 Build = Callable[..., nn.Module]
 
-_MLP_NAMES = {
-    "fc1_conv": "fc1",
-    "fc1_bn": "bn1",
-    "fc1_lif": "lif1",
-    "fc2_conv": "fc2",
-    "fc2_bn": "bn2",
-    "fc2_lif": "lif2",
-}
-_BLOCK_MLP_NAMES = {f"mlp.{k}": f"mlp.{v}" for k, v in _MLP_NAMES.items()}
+_BLOCK_MLP_NAMES = {f"mlp.{k}": f"mlp.{v}" for k, v in MLP_NAMES.items()}
 
 
 def _conv(cin: int, cout: int, k: int, stride: int = 1, bias: bool = True) -> Conv2d:
@@ -238,7 +230,7 @@ class MaxFormer(nn.Module):
         self.patch_embed2 = _MaxEmbed(d1, d2, build, bias=not cifar)
         self.patch_embed3 = _MaxEmbed(d2, d3, build, bias=not cifar)
         self.stage1 = nn.ModuleList(
-            use_reference_keys(MaxMLP(d1, int(d1 * mlp_ratio), build), _MLP_NAMES)
+            use_reference_keys(MaxMLP(d1, int(d1 * mlp_ratio), build), MLP_NAMES)
             if cifar
             else _dwc_block(d1, 7, mlp_ratio, build)
             for _ in range(depths[0])

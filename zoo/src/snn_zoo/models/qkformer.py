@@ -34,7 +34,7 @@ from torch import nn
 
 from snn_zoo._blocks import MLP
 from snn_zoo.models._input import to_sequence
-from snn_zoo.models._key_layout import use_reference_keys
+from snn_zoo.models._key_layout import MLP_NAMES, use_reference_keys
 from snn_zoo.models._neuron import check_spiking_neuron, make_multi_step_neuron
 from snn_zoo.models._token_attention import FusedQKAttention, FusedSpikingSelfAttention
 
@@ -101,19 +101,11 @@ class _PatchEmbedStage(nn.Module):
         return self.lif2(self.bn2(self.conv2(y))) + self.shortcut(x)
 
 
-#: the family MLP's attribute names -> the reference's
-_MLP_KEYS = {
-    f"fc{i}_{a}": f"{b}{i}"
-    for i in (1, 2)
-    for a, b in (("conv", "fc"), ("bn", "bn"), ("lif", "lif"))
-}
-
-
 def _mlp(dim: int, hidden_dim: int, neuron: Neuron, kwargs: Mapping[str, Any]) -> nn.Module:
     """``SN(BN(W2 SN(BN(W1 x))))`` with biased 1x1 ``Conv1d``: the family's :class:`MLP`
     (``kind='conv1d'``) saving and loading the reference's keys (``fc1, bn1, lif1, ...``)."""
     mlp = MLP(dim, hidden_dim, "conv1d", lambda: make_multi_step_neuron(neuron, kwargs))
-    return use_reference_keys(mlp, _MLP_KEYS)
+    return use_reference_keys(mlp, MLP_NAMES)
 
 
 class _Block(nn.Module):

@@ -31,7 +31,7 @@ from torch import nn
 
 from snn_zoo.families.sdt import MSMLP
 from snn_zoo.models._input import to_sequence
-from snn_zoo.models._key_layout import use_reference_keys
+from snn_zoo.models._key_layout import MLP_NAMES, use_reference_keys
 from snn_zoo.models._neuron import check_spiking_neuron, make_multi_step_neuron
 
 __all__ = ["SpikeDrivenTransformer", "sdt_8_384"]
@@ -88,14 +88,6 @@ class _PatchEmbed(nn.Module):
         return self.rpe_bn(self.rpe_conv(self.final_lif(u))) + u
 
 
-#: the family MLP's attribute names -> the reference's
-_MLP_KEYS = {
-    f"fc{i}_{a}": f"{b}{i}"
-    for i in (1, 2)
-    for a, b in (("conv", "fc"), ("bn", "bn"), ("lif", "lif"))
-}
-
-
 class _Block(nn.Module):
     """``MLP(SDSA(U))``; both add their own membrane shortcut. The MLP is the family's
     :class:`~snn_zoo.families.sdt.MSMLP`, saved under the reference's keys (``fc1, bn1, ...``)."""
@@ -106,7 +98,7 @@ class _Block(nn.Module):
         super().__init__()
         self.attn = SpikeDrivenSelfAttention(dim, num_heads, spiking_neuron=neuron, **kwargs)
         mlp = MSMLP(dim, int(dim * mlp_ratio), lambda: make_multi_step_neuron(neuron, kwargs))
-        self.mlp = use_reference_keys(mlp, _MLP_KEYS)
+        self.mlp = use_reference_keys(mlp, MLP_NAMES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.mlp(self.attn(x))
