@@ -28,11 +28,16 @@ __all__ = [
     "DATASETS",
     "DIGITS_MEAN",
     "DIGITS_STD",
+    "DIGITS_CARD",
 ]
 
 DATASETS = ("digits", "cifar10", "cifar100", "imagefolder", *EVENT_DATASETS)
 DIGITS_MEAN = (0.3052,)  # mean/std of the digits training split, pixel values scaled to [0, 1]
 DIGITS_STD = (0.3760,)
+#: the model-card (timm ``pretrained_cfg``) entries every digits variant shares
+DIGITS_CARD = dict(
+    num_classes=10, input_size=(1, 8, 8), crop_pct=1.0, mean=DIGITS_MEAN, std=DIGITS_STD
+)
 
 
 @dataclass

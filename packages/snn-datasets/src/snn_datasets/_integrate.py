@@ -64,7 +64,7 @@ def _as_int(values: np.ndarray) -> np.ndarray:
     return values if values.dtype.kind in "biu" else values.astype(np.intp)
 
 
-def _check_range(block: np.ndarray, values: np.ndarray, name: str, size: int, sensor: str):
+def _check_range(block: np.ndarray, values: np.ndarray, name: str, size: int, sensor: str) -> None:
     """Raise unless ``0 <= v < size`` for every ``v`` of ``block`` (a part of ``values``)."""
     if not block.size:
         return

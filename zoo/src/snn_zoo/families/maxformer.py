@@ -52,7 +52,7 @@ from snn_zoo._blocks import (
     trunc_normal_,
 )
 from snn_zoo._registry import register_model
-from snn_zoo.data import DIGITS_MEAN, DIGITS_STD
+from snn_zoo.data import DIGITS_CARD
 
 _logger = logging.getLogger("snn_zoo")
 
@@ -496,11 +496,7 @@ def maxformer_10_768_t4() -> dict[str, Any]:
         None,
         official_config="this project (no official config)",
         dataset="sklearn digits (8x8)",
-        num_classes=10,
-        input_size=(1, 8, 8),
-        crop_pct=1.0,
-        mean=DIGITS_MEAN,
-        std=DIGITS_STD,
+        **DIGITS_CARD,
         url=None,
         paper=_PAPER + "; small variant of this project",
         notes=(

@@ -44,7 +44,7 @@ from snn_zoo._blocks import (
     to_2tuple_size,
 )
 from snn_zoo._registry import register_model
-from snn_zoo.data import DIGITS_MEAN, DIGITS_STD
+from snn_zoo.data import DIGITS_CARD
 
 __all__ = ["MSResNet", "MSBlock", "StrictThresholdLIFNode"]
 
@@ -448,11 +448,7 @@ def ms_resnet104() -> dict[str, Any]:
         dataset="sklearn digits (8x8)",
         paper=_PAPER + "; small variant of this project",
         T=4,
-        num_classes=10,
-        input_size=(1, 8, 8),
-        mean=DIGITS_MEAN,
-        std=DIGITS_STD,
-        crop_pct=1.0,
+        **DIGITS_CARD,
         notes=_NOTES
         + (
             "inputs: digits.data / 16, normalised by mean/std",

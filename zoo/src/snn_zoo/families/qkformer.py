@@ -50,7 +50,7 @@ from snn_zoo._blocks import (
     to_2tuple_size,
 )
 from snn_zoo._registry import register_model
-from snn_zoo.data import DIGITS_MEAN, DIGITS_STD
+from snn_zoo.data import DIGITS_CARD
 
 __all__ = ["PatchEmbed", "QKFormer", "QKFormerSSA"]
 
@@ -495,10 +495,7 @@ def qkformer_2_256_dvs() -> dict[str, Any]:
         None,
         None,
         T=4,
-        num_classes=10,
-        input_size=(1, 8, 8),
-        mean=DIGITS_MEAN,
-        std=DIGITS_STD,
+        **DIGITS_CARD,
         paper=_PAPER + "; small variant of this project",
         coupled=False,
         notes=(

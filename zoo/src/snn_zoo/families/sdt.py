@@ -50,7 +50,7 @@ from snn_zoo._blocks import (
     trunc_normal_,
 )
 from snn_zoo._registry import register_model
-from snn_zoo.data import DIGITS_MEAN, DIGITS_STD
+from snn_zoo.data import DIGITS_CARD
 
 __all__ = ["MSPatchSplitting", "MSAttention", "MSMLP", "MSBlock", "SpikeDrivenTransformer"]
 
@@ -564,11 +564,7 @@ def sdt_2_256_gesture() -> dict[str, Any]:
         None,
         None,
         T=4,
-        num_classes=10,
-        input_size=(1, 8, 8),
-        crop_pct=1.0,
-        mean=DIGITS_MEAN,
-        std=DIGITS_STD,
+        **DIGITS_CARD,
         paper=_PAPER + "; small variant of this project",
         notes=(
             "inputs: digits.data / 16, normalised by mean/std",

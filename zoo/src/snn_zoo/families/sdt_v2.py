@@ -58,7 +58,7 @@ from snn_zoo._blocks import (
     trunc_normal_,
 )
 from snn_zoo._registry import register_model
-from snn_zoo.data import DIGITS_MEAN, DIGITS_STD
+from snn_zoo.data import DIGITS_CARD
 
 __all__ = [
     "BNAndPad",
@@ -553,11 +553,7 @@ _DIGITS_NOTES = (
         dataset="sklearn digits (8x8)",
         paper=_PAPER + "; small variant of this project",
         T=2,
-        num_classes=10,
-        input_size=(1, 8, 8),
-        crop_pct=1.0,
-        mean=DIGITS_MEAN,
-        std=DIGITS_STD,
+        **DIGITS_CARD,
         neurons=_NEURONS.replace("v_threshold=1", "v_threshold=0.5"),
         quirks=_QUIRKS[1:3],
     )

@@ -48,7 +48,7 @@ from snn_zoo._blocks import (
     to_2tuple_size,
 )
 from snn_zoo._registry import register_model
-from snn_zoo.data import DIGITS_MEAN, DIGITS_STD
+from snn_zoo.data import DIGITS_CARD
 
 __all__ = ["SEWResNet", "CONNECT_FUNCTIONS"]
 
@@ -491,11 +491,7 @@ def spiking_resnet152() -> dict[str, Any]:
         dataset="sklearn digits (8x8)",
         paper=_PAPER + "; small variant of this project",
         T=4,
-        num_classes=10,
-        input_size=(1, 8, 8),
-        mean=DIGITS_MEAN,
-        std=DIGITS_STD,
-        crop_pct=1.0,
+        **DIGITS_CARD,
         notes=(
             "inputs: digits.data / 16, normalised by mean/std",
             "stem conv3x3/1 -> BN -> IF (no max-pool); stages of 16 and 32 channels, one "

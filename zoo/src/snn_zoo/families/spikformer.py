@@ -43,7 +43,7 @@ from snn_zoo._blocks import (
     to_2tuple_size,
 )
 from snn_zoo._registry import register_model
-from snn_zoo.data import DIGITS_MEAN, DIGITS_STD
+from snn_zoo.data import DIGITS_CARD
 
 __all__ = ["SPS", "Spikformer"]
 
@@ -356,10 +356,7 @@ def spikformer_2_256_dvs() -> dict[str, Any]:
         None,
         97.78,  # measured: `snn-zoo eval --model spikformer_digits --pretrained`
         T=4,
-        num_classes=10,
-        input_size=(1, 8, 8),
-        mean=DIGITS_MEAN,
-        std=DIGITS_STD,
+        **DIGITS_CARD,
         paper=_PAPER + "; small variant of this project",
         # Trained by `snn-zoo train` with its defaults (30 epochs, seed 0); bundled.
         file="weights/spikformer_digits.safetensors",
